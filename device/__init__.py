@@ -1,0 +1,3 @@
+"""hipcam: treadmill-side camera firmware measuring hip extension live."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Gait analytics: pure numpy/scipy, no I/O. Landmarks in, strides and classes out."""

@@ -1,0 +1,30 @@
+"""Shared fixtures: where the fetched assets and the shared test data are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = REPO_ROOT / "models"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    if not (MODELS_DIR / "pose_landmark_full.tflite").is_file():
+        pytest.fail("models are not fetched: run scripts/setup (it runs `hipcam fetch`)")
+    return MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def demo_clip(models_dir: Path) -> Path:
+    return models_dir / "demo.mp4"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA} (clone with ../shared beside the repo)")
+    return SHARED_DATA

@@ -1,0 +1,1 @@
+"""Flask app: the tablet page and JSON API."""
