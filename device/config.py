@@ -61,7 +61,7 @@ class ServerConfig(Section):
     host: str = Field("0.0.0.0", description="address the web page listens on")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web page")
     open_viewing: bool = Field(True, description="anyone on the network may watch; acting always needs the PIN")
-    pin_hash: str | None = Field(None, description="scrypt hash of the device PIN (set by `hipcam set-pin`)")
+    pin_hash: str | None = Field(None, description="scrypt hash of the device PIN (set by `hipcam pin-hash`)")
     threads: int = Field(8, ge=2, le=64, description="WSGI worker threads (each live viewer holds one)")
     max_request_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest request body")
     max_viewers: int = Field(20, ge=1, le=200, description="concurrent live streams allowed")

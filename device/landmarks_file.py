@@ -10,13 +10,13 @@ know them ignore them.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from hipcam.atomic import atomic_writer
 from hipcam.errors import LandmarksFileError
 from hipcam.skeleton import NUM_LANDMARKS
 
@@ -95,7 +95,7 @@ def load(path: str | os.PathLike[str]) -> LandmarkSeries:
 
 
 def save(path: str | os.PathLike[str], series: LandmarkSeries) -> None:
-    """Write atomically (temp file + rename) so an interrupted write never leaves a broken file."""
+    """Write atomically so an interrupted write never leaves a broken file."""
     validate(series)
     p = Path(path)
     arrays: dict[str, np.ndarray] = {
@@ -110,12 +110,5 @@ def save(path: str | os.PathLike[str], series: LandmarkSeries) -> None:
     if series.mask_features is not None:
         arrays["mask_features"] = series.mask_features.astype(np.float32)
         arrays["mask_feature_names"] = np.array(series.mask_feature_names, dtype=str)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(p) as fh:
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
