@@ -1,4 +1,9 @@
-"""Thresholds and settings of the gait analysis (the `[gait]` config section)."""
+"""Thresholds and settings of the gait analysis (the `[gait]` config section).
+
+Angles are in degrees, in the sagittal (image) plane after camera-roll correction. Defaults come from
+the running literature cited in docs/gait.md; the mask-based lumbar threshold is a heuristic that
+should be calibrated on footage with a known posture.
+"""
 
 from __future__ import annotations
 
@@ -14,4 +19,63 @@ class GaitParams(BaseModel):
         "auto", description="running direction in the image; auto detects which way the runner faces"
     )
     min_visibility: float = Field(0.5, ge=0.0, le=1.0, description="landmark visibility needed to trust a joint")
+    min_presence: float = Field(
+        0.5, ge=0.0, le=1.0, description="landmark presence needed (ignored when the model reports none)"
+    )
     rolling_strides: int = Field(10, ge=1, le=100, description="strides in the rolling 'current' summary")
+
+    # Classification thresholds (see docs/gait.md for the sources).
+    thigh_extended_deg: float = Field(
+        10.0, ge=0.0, le=40.0, description="peak thigh angle behind vertical from which the thigh 'looks extended'"
+    )
+    hip_extension_min_deg: float = Field(
+        10.0, ge=0.0, le=40.0, description="hip extension (thigh minus trunk lean) needed for true extension (B)"
+    )
+    trunk_lean_max_deg: float = Field(
+        12.0, ge=0.0, le=45.0, description="forward trunk lean beyond the ~5-10 deg norm: leaning (C)"
+    )
+    trunk_back_tilt_deg: float = Field(
+        4.0, ge=0.0, le=30.0, description="trunk tipped this far backward at peak extension: arched back (D)"
+    )
+    lumbar_depth_ratio_max: float = Field(
+        0.07, ge=0.0, le=0.5, description="lumbar concavity depth / trunk length from the mask above which: arched (D)"
+    )
+    thigh_mask_disagree_deg: float = Field(
+        4.0, ge=0.0, le=45.0, description="mask and landmark thigh axes further apart than this: use the mask's"
+    )
+    confidence_scale_deg: float = Field(
+        3.0, gt=0.0, le=20.0, description="margin to a threshold (deg) that gives ~88 % confidence"
+    )
+    confidence_scale_ratio: float = Field(
+        0.015, gt=0.0, le=0.2, description="margin of the lumbar depth ratio that gives ~88 % confidence"
+    )
+    min_confidence: float = Field(0.3, ge=0.0, le=1.0, description="below this a stride is reported as unknown")
+
+    # Signal processing and events.
+    filter_cutoff_hz: float = Field(
+        8.0, ge=1.0, le=50.0, description="low-pass cutoff of the kinematics (clamped below 0.4 x fps)"
+    )
+    filter_order: int = Field(2, ge=1, le=4, description="Butterworth order (offline runs it forward and backward)")
+    max_gap_s: float = Field(0.12, ge=0.0, le=1.0, description="missing-pose gaps up to this long are interpolated")
+    event_prominence: float = Field(
+        0.05, gt=0.0, le=2.0, description="foot excursion (trunk lengths) that makes a strike/toe-off extreme"
+    )
+    min_stride_s: float = Field(
+        0.45, gt=0.05, le=3.0, description="shortest same-leg stride (foot strike to foot strike)"
+    )
+    max_stride_s: float = Field(2.0, gt=0.1, le=10.0, description="longest stride; longer gaps break the stride chain")
+    stride_tolerance: float = Field(
+        0.35, gt=0.0, le=1.0, description="strides off the median duration by more than this fraction: unknown"
+    )
+    outlier_window_s: float = Field(
+        0.15, ge=0.0, le=2.0, description="window of the running median that flags jumping leg joints (0: off)"
+    )
+    outlier_threshold: float = Field(
+        0.4, gt=0.0, le=5.0, description="a leg joint this far (trunk lengths) from its running median is dropped"
+    )
+    ground_band: float = Field(
+        0.3, gt=0.0, le=2.0, description="foot within this height (trunk lengths) of its lowest level: near the ground"
+    )
+    event_refine_s: float = Field(
+        0.03, ge=0.0, le=0.2, description="events are refined on the unfiltered signal within this many seconds"
+    )

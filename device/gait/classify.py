@@ -1,0 +1,58 @@
+"""Per-stride class: A neutral, B true hip extension, C lean-forward extension, D arched-back extension.
+
+Rules (thresholds are GaitParams fields, sources in docs/gait.md), on the stride's peak thigh angle,
+the trunk lean at that frame and, when the mask gives it, the lumbar concavity depth:
+1. the thigh looks extended (thigh >= thigh_extended_deg) and the back is arched (trunk tipped back by
+   >= trunk_back_tilt_deg, or lumbar depth ratio >= lumbar_depth_ratio_max)         -> D
+2. the thigh looks extended, the trunk leans forward >= trunk_lean_max_deg and the hip extension
+   (thigh - trunk lean) stays below hip_extension_min_deg                            -> C
+3. the thigh looks extended and hip extension >= hip_extension_min_deg              -> B
+4. otherwise                                                                           -> A
+Confidence = data quality x (0.5 + 0.5 tanh(margin)), the margin being how far (in confidence_scale
+units) the deciding measures are from their thresholds: 0.5 on a threshold, ~0.88 one scale away.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hipcam.gait.params import GaitParams
+
+CLASSES: tuple[str, ...] = ("A", "B", "C", "D", "unknown")
+
+
+def arch_margin(trunk_lean_deg: float, lumbar_ratio: float | None, params: GaitParams) -> float:
+    """> 0 when the back counts as arched (in confidence-scale units), < 0 when it does not."""
+    tilt = (-trunk_lean_deg - params.trunk_back_tilt_deg) / params.confidence_scale_deg
+    if lumbar_ratio is None or not math.isfinite(lumbar_ratio):
+        return tilt
+    lumbar = (lumbar_ratio - params.lumbar_depth_ratio_max) / params.confidence_scale_ratio
+    return max(tilt, lumbar)
+
+
+def classify(
+    thigh_deg: float, trunk_lean_deg: float, lumbar_ratio: float | None, quality: float, params: GaitParams
+) -> tuple[str, float]:
+    """(class, confidence) for one stride; 'unknown' when a measure is missing or confidence is low."""
+    if not (math.isfinite(thigh_deg) and math.isfinite(trunk_lean_deg)) or quality <= 0:
+        return "unknown", 0.0
+    s = params.confidence_scale_deg
+    hip_ext = thigh_deg - trunk_lean_deg
+    extended = (thigh_deg - params.thigh_extended_deg) / s
+    true_ext = (hip_ext - params.hip_extension_min_deg) / s
+    lean = (trunk_lean_deg - params.trunk_lean_max_deg) / s
+    arch = arch_margin(trunk_lean_deg, lumbar_ratio, params)
+    if extended >= 0 and arch >= 0:
+        cls, margin = "D", min(extended, arch)
+    elif extended >= 0 and lean >= 0 and true_ext < 0:
+        cls, margin = "C", min(extended, lean, -true_ext, -arch)
+    elif extended >= 0 and true_ext >= 0:
+        cls, margin = "B", min(extended, true_ext, -arch)
+    else:
+        # Neutral: either the thigh does not look extended, or it does without lean or true extension.
+        cls = "A"
+        margin = -extended if extended < 0 else min(-true_ext, -lean, -arch)
+    confidence = max(0.0, min(1.0, quality)) * (0.5 + 0.5 * math.tanh(margin))
+    if confidence < params.min_confidence:
+        return "unknown", confidence
+    return cls, confidence

@@ -1,0 +1,181 @@
+"""Stride measurement shared by the offline and live paths, and the result types."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hipcam.gait import mask_features as mf
+from hipcam.gait.classify import CLASSES, arch_margin, classify
+from hipcam.gait.kinematics import LEGS, THIGH, TRUNK, level_axis_angle
+from hipcam.gait.params import GaitParams
+
+_THIGH_MASK = {"left": mf.THIGH_MASK_LEFT, "right": mf.THIGH_MASK_RIGHT}
+_PEAK_HALF_WINDOW_S = 0.04  # mask measures are pooled this close to the peak thigh frame
+
+
+@dataclass
+class GaitEvent:
+    frame: int
+    leg: str
+    type: str  # "foot_strike" | "toe_off"
+
+
+@dataclass
+class BackArch:
+    detected: bool
+    lumbar_depth_ratio: float | None  # from the mask, None without mask features
+    trunk_back_tilt_deg: float  # how far the trunk tips backward at peak extension (< 0: leaning forward)
+
+
+@dataclass
+class Stride:
+    leg: str
+    foot_strike_frame: int
+    toe_off_frame: int | None
+    end_frame: int  # the next foot strike of the same leg
+    peak_frame: int | None
+    thigh_peak_deg: float
+    trunk_lean_deg: float
+    hip_extension_deg: float
+    back_arch: BackArch
+    cls: str
+    confidence: float
+    duration_s: float
+    stance_s: float | None
+    swing_s: float | None
+    thigh_source: str = "landmarks"  # or "mask" when the outline's thigh axis was used
+    thigh_landmark_deg: float = math.nan
+    reason: str = ""  # why the stride is 'unknown'
+
+
+@dataclass
+class GaitReport:
+    fps: float
+    frames: int
+    frames_with_pose: int
+    direction: str
+    roll_deg: float
+    near_leg: str | None
+    events: list[GaitEvent]
+    strides: list[Stride]
+    cadence_spm: float | None
+    cadence_by_leg: dict[str, float | None] = field(default_factory=dict)
+    current: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _nanmedian(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else math.nan
+
+
+def measure_stride(
+    leg: str,
+    start: int,
+    toe_off: int | None,
+    end: int,
+    filtered: np.ndarray,
+    quality: np.ndarray,
+    mask: np.ndarray | None,
+    d: int,
+    roll_deg: float,
+    fps: float,
+    params: GaitParams,
+    median_duration_s: float | None,
+    offset: int = 0,
+) -> Stride:
+    """Measure and classify the stride [start, end) of `leg`.
+
+    filtered: signals [n, CHANNELS]; quality: this leg's visibility [n]; mask: mask features [n, K] in
+    mask_features.FEATURE_NAMES order or None. start/toe_off/end index these arrays; `offset` is added
+    to report absolute frame numbers (the live buffer's position in the stream).
+    """
+    duration = (end - start) / fps
+    thigh = filtered[start:end, THIGH[leg]]
+    stride = Stride(
+        leg=leg, foot_strike_frame=start + offset, toe_off_frame=None if toe_off is None else toe_off + offset,
+        end_frame=end + offset, peak_frame=None, thigh_peak_deg=math.nan, trunk_lean_deg=math.nan,
+        hip_extension_deg=math.nan, back_arch=BackArch(False, None, math.nan), cls="unknown", confidence=0.0,
+        duration_s=duration, stance_s=None if toe_off is None else (toe_off - start) / fps,
+        swing_s=None if toe_off is None else (end - toe_off) / fps,
+    )  # fmt: skip
+    q = float(np.median(quality[start:end])) if end > start else 0.0
+    if toe_off is None:
+        stride.reason = "no single toe-off between the foot strikes"
+    elif median_duration_s and abs(duration / median_duration_s - 1.0) > params.stride_tolerance:
+        stride.reason = "stride duration off the median (split or merged stride)"
+    elif q < params.min_visibility:
+        stride.reason = "leg occluded (low landmark visibility)"
+    elif np.isfinite(thigh).mean() < 0.7:
+        stride.reason = "too few frames with this leg's thigh"
+    if not np.isfinite(thigh).any():
+        stride.reason = stride.reason or "no thigh angle"
+        return stride
+    p = start + int(np.nanargmax(thigh))
+    stride.peak_frame = p + offset
+    thigh_lm = float(filtered[p, THIGH[leg]])
+    trunk = float(filtered[p, TRUNK])
+    thigh_used, source, lumbar = thigh_lm, "landmarks", None
+    if mask is not None:
+        thigh_used, source = _mask_thigh(thigh_lm, mask, p, leg, d, roll_deg, fps, params)
+        lumbar_v = _nanmedian(mask[start:end, mf.LUMBAR_DEPTH])
+        lumbar = lumbar_v if math.isfinite(lumbar_v) and np.isfinite(mask[start:end, 0]).sum() >= 3 else None
+    stride.thigh_landmark_deg, stride.thigh_peak_deg, stride.thigh_source = thigh_lm, thigh_used, source
+    stride.trunk_lean_deg = trunk
+    stride.hip_extension_deg = thigh_used - trunk
+    stride.back_arch = BackArch(arch_margin(trunk, lumbar, params) >= 0, lumbar, -trunk)
+    if stride.reason:
+        return stride
+    stride.cls, stride.confidence = classify(thigh_used, trunk, lumbar, min(1.0, q), params)
+    if stride.cls == "unknown":
+        stride.reason = "low confidence"
+    return stride
+
+
+def _mask_thigh(
+    thigh_lm: float, mask: np.ndarray, p: int, leg: str, d: int, roll: float, fps: float, params: GaitParams
+) -> tuple[float, str]:
+    """Use the mask's thigh axis where it departs from the landmarks' (hip landmark off the thigh axis)."""
+    half = max(1, round(_PEAK_HALF_WINDOW_S * fps))
+    raw = mask[max(p - half, 0) : p + half + 1, _THIGH_MASK[leg]]
+    if np.isfinite(raw).sum() < 2:
+        return thigh_lm, "landmarks"
+    thigh_mask = float(level_axis_angle(_nanmedian(raw), d, roll, up=False))
+    if abs(thigh_mask - thigh_lm) > params.thigh_mask_disagree_deg:
+        return thigh_mask, "mask"
+    return thigh_lm, "landmarks"
+
+
+def median_durations(strides: list[Stride]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for leg in LEGS:
+        d = [s.duration_s for s in strides if s.leg == leg and s.toe_off_frame is not None]
+        out[leg] = float(np.median(d)) if d else None
+    return out
+
+
+def cadence_spm(stride_durations_s: list[float], tolerance: float = 0.25) -> float | None:
+    """Steps per minute from same-leg stride durations (one stride = two steps).
+
+    Strides within `tolerance` of the median are averaged: the median rejects split or merged
+    strides, the mean of whole-frame durations then recovers sub-frame precision.
+    """
+    if not stride_durations_s:
+        return None
+    dur = np.asarray(stride_durations_s, dtype=np.float64)
+    med = float(np.median(dur))
+    inliers = dur[np.abs(dur / med - 1.0) <= tolerance]
+    return 120.0 / float(np.mean(inliers)) if inliers.size else 120.0 / med
+
+
+def rolling_summary(strides: list[Stride], n: int) -> dict[str, dict[str, float]]:
+    """Share of each class over each leg's last n strides ("current"), plus the count used."""
+    out: dict[str, dict[str, float]] = {}
+    for leg in LEGS:
+        recent = [s for s in strides if s.leg == leg][-n:]
+        shares = {c: (sum(s.cls == c for s in recent) / len(recent) if recent else 0.0) for c in CLASSES}
+        shares["strides"] = float(len(recent))
+        out[leg] = shares
+    return out

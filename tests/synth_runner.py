@@ -1,0 +1,189 @@
+"""Synthetic side-view treadmill runner: 33-landmark sequences with known gait and posture.
+
+Per leg, a phase runs from foot strike (0) through toe-off (`duty`) to the next strike (1). The
+thigh angle follows cosine blends between key values (zero slope at each key, so the key values are
+its extremes: the peak thigh angle falls exactly on toe-off). The foot moves backward at belt speed
+on the ground during stance and swings forward in the air, so relative to the pelvis the heel is
+furthest forward at strike and the foot tip furthest back at toe-off (the events' ground truth).
+The far leg is less visible, the whole picture is rolled by `roll_deg`, Gaussian pixel noise is added
+and some frames / landmarks are dropped. `render_mask` draws a matching silhouette.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hipcam.landmarks_file import LandmarkSeries
+
+
+@dataclass
+class RunnerSpec:
+    cadence_spm: float = 170.0
+    trunk_lean_deg: float = 5.0  # positive forward; negative = tipped backward
+    peak_thigh_deg: float = 20.0  # thigh behind vertical at toe-off
+    lumbar_depth_ratio: float = 0.03  # for the rendered mask
+    roll_deg: float = 0.0
+    direction: str = "right"
+    fps: float = 60.0
+    duration_s: float = 8.0
+    duty: float = 0.38
+    noise_px: float = 0.8
+    drop_frame_prob: float = 0.01
+    drop_landmark_prob: float = 0.01
+    far_visibility: float = 0.8
+    width: int = 640
+    height: int = 480
+    seed: int = 0
+    scale: float = 1.0  # body size factor
+
+
+@dataclass
+class Synth:
+    series: LandmarkSeries
+    spec: RunnerSpec
+    events: list[tuple[float, str, str]] = field(default_factory=list)  # (time s, leg, type)
+    px: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [N, 33, 2] rolled pixels, noise-free
+
+    def event_frames(self, leg: str, kind: str) -> np.ndarray:
+        return np.array([t * self.spec.fps for t, lg, k in self.events if lg == leg and k == kind])
+
+    @property
+    def hip_extension_deg(self) -> float:
+        return self.spec.peak_thigh_deg - self.spec.trunk_lean_deg
+
+
+def _blend(phase: np.ndarray, keys: list[tuple[float, float]]) -> np.ndarray:
+    """Cosine interpolation through (phase, value) keys on [0, 1] (periodic: last key = first)."""
+    out = np.empty_like(phase)
+    for (p0, v0), (p1, v1) in itertools.pairwise(keys):
+        sel = (phase >= p0) & (phase < p1)
+        s = (phase[sel] - p0) / (p1 - p0)
+        out[sel] = v0 + (v1 - v0) * (0.5 - 0.5 * np.cos(np.pi * s))
+    return out
+
+
+def generate(spec: RunnerSpec) -> Synth:
+    rng = np.random.default_rng(spec.seed)
+    n = int(spec.duration_s * spec.fps)
+    t = np.arange(n) / spec.fps
+    period = 120.0 / spec.cadence_spm  # one stride = two steps
+    d = 1.0 if spec.direction == "right" else -1.0
+    k = spec.scale
+    trunk, thigh_len, shank, foot = 150 * k, 105 * k, 100 * k, 45 * k
+    hip0 = np.array([spec.width / 2, spec.height * 0.42])
+    ground = hip0[1] + 0.93 * (thigh_len + shank)
+    pts = np.full((n, 33, 2), np.nan)
+    bob = 4 * k * np.cos(2 * np.pi * 2 * t / period)
+    hip = np.stack([np.full(n, hip0[0]), hip0[1] + bob], axis=-1)
+    lean = np.radians(spec.trunk_lean_deg + 0.8 * np.sin(2 * np.pi * 2 * t / period))
+    sh = hip + trunk * np.stack([d * np.sin(lean), -np.cos(lean)], axis=-1)
+    events: list[tuple[float, str, str]] = []
+    a, b = 0.45 * trunk, 0.55 * trunk  # foot ahead of / behind the pelvis at strike / toe-off
+    for leg, offset, side in (("right", 0.0, 1.0), ("left", 0.5, -1.0)):
+        phase = (t / period + offset) % 1.0
+        first = (-offset) % 1.0 * period
+        for s0 in np.arange(first - period, spec.duration_s + period, period):
+            events += [(s0, leg, "foot_strike"), (s0 + spec.duty * period, leg, "toe_off")]
+        thigh = np.radians(_blend(phase, [(0.0, -24.0), (spec.duty, spec.peak_thigh_deg), (0.8, -38.0), (1.0, -24.0)]))
+        stance = phase < spec.duty
+        s_sw = (phase - spec.duty) / (1 - spec.duty)
+        heel_fwd = np.where(stance, a - (a + b) * phase / spec.duty, -b + (a + b) * (0.5 - 0.5 * np.cos(np.pi * s_sw)))
+        lift = np.where(stance, 0.0, 0.35 * trunk * np.sin(np.pi * np.clip(s_sw, 0, 1)) ** 1.5)
+        heel_raise = np.where(stance, 0.12 * trunk * np.clip((phase / spec.duty - 0.6) / 0.4, 0, 1) ** 2, 0.0)
+        hip_leg = hip + np.array([side * 2.0 * k, 0.0])
+        knee = hip_leg + thigh_len * np.stack([-d * np.sin(thigh), np.cos(thigh)], axis=-1)
+        heel = np.stack([hip[:, 0] + d * heel_fwd, ground - lift - heel_raise], axis=-1)
+        toe_y = np.where(stance, ground, ground - lift + 0.05 * trunk * np.sin(np.pi * np.clip(s_sw, 0, 1)))
+        toe = np.stack(
+            [heel[:, 0] + d * foot * np.cos(np.arcsin(np.clip((ground - toe_y + 0 * lift) / foot, 0, 0.9))), toe_y],
+            axis=-1,
+        )
+        # During stance the toe stays on the ground; when the heel rises the foot pivots on the toe.
+        toe[:, 0] = np.where(stance, heel[:, 0] + d * np.sqrt(np.maximum(foot**2 - heel_raise**2, 0)), toe[:, 0])
+        ankle = heel + np.array([d * 8 * k, -12 * k])
+        li = 0 if leg == "left" else 1
+        pts[:, 23 + li], pts[:, 25 + li], pts[:, 27 + li] = hip_leg, knee, ankle
+        pts[:, 29 + li], pts[:, 31 + li] = heel, toe
+        # Arms swing opposite to the same-side leg.
+        arm = np.radians(-0.8 * np.degrees(thigh) * 0.6)
+        sh_side = sh + np.array([side * 2.0 * k, 0.0])
+        elbow = sh_side + 0.45 * trunk * np.stack([-d * np.sin(arm), np.cos(arm)], axis=-1)
+        wrist = elbow + 0.4 * trunk * np.stack([d * np.cos(arm) * 0.9, -0.3 * np.ones(n)], axis=-1)
+        pts[:, 11 + li], pts[:, 13 + li], pts[:, 15 + li] = sh_side, elbow, wrist
+        pts[:, 17 + li] = pts[:, 19 + li] = pts[:, 21 + li] = wrist + np.array([d * 6 * k, 0.0])
+    head = sh + np.array([0.0, -0.3 * trunk])
+    pts[:, 0] = head + np.array([d * 0.12 * trunk, 0.0])
+    for i in range(1, 11):
+        pts[:, i] = head + np.array([d * (0.06 * trunk if i < 7 else -0.02 * trunk), -3 * k])
+    pts[:, 9] = pts[:, 10] = head + np.array([d * 0.09 * trunk, 0.08 * trunk])
+    return _finish(spec, rng, pts, events)
+
+
+def _finish(spec: RunnerSpec, rng: np.random.Generator, pts: np.ndarray, events: list) -> Synth:
+    n = pts.shape[0]
+    c, s = np.cos(np.radians(spec.roll_deg)), np.sin(np.radians(spec.roll_deg))
+    cx, cy = spec.width / 2, spec.height / 2
+    x, y = pts[..., 0] - cx, pts[..., 1] - cy
+    rolled = np.stack([c * x - s * y + cx, s * x + c * y + cy], axis=-1)
+    noisy = rolled + rng.normal(0.0, spec.noise_px, rolled.shape)
+    lm = np.zeros((n, 33, 5), dtype=np.float32)
+    lm[..., 0] = noisy[..., 0] / spec.width
+    lm[..., 1] = noisy[..., 1] / spec.height
+    near = "right" if spec.direction == "right" else "left"
+    far_idx = [i for i in range(11, 33) if (i % 2 == 1) == (near == "right")]
+    vis = np.clip(rng.normal(0.97, 0.02, (n, 33)), 0, 1)
+    vis[:, far_idx] = np.clip(rng.normal(spec.far_visibility, 0.08, (n, len(far_idx))), 0, 1)
+    lm[..., 3] = vis
+    lm[..., 4] = np.clip(vis + 0.02, 0, 1)
+    drop = rng.random((n, 33)) < spec.drop_landmark_prob
+    lm[drop, 3] = 0.05
+    found = rng.random(n) >= spec.drop_frame_prob
+    lm[~found] = np.nan
+    series = LandmarkSeries(image_landmarks=lm, found=found, fps=spec.fps, width=spec.width, height=spec.height)
+    events = sorted(e for e in events if 0 <= e[0] < n / spec.fps)
+    return Synth(series=series, spec=spec, events=events, px=rolled)
+
+
+def _capsule(grid_x: np.ndarray, grid_y: np.ndarray, p: np.ndarray, q: np.ndarray, r: float) -> np.ndarray:
+    v = q - p
+    t = np.clip(((grid_x - p[0]) * v[0] + (grid_y - p[1]) * v[1]) / max(float(v @ v), 1e-9), 0, 1)
+    dx, dy = grid_x - (p[0] + t * v[0]), grid_y - (p[1] + t * v[1])
+    return np.hypot(dx, dy) <= r
+
+
+def render_mask(
+    px: np.ndarray, width: int, height: int, direction: str, lumbar_depth_ratio: float, scale: float = 1.0
+) -> np.ndarray:
+    """Silhouette probability [H, W] for one frame of noise-free pixel landmarks px [33, 2].
+
+    The trunk's back outline bulges at the upper back and the buttock with a lumbar concavity of the
+    given depth (x trunk length) in between; limbs are capsules. Soft edges (1 px ramp).
+    """
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    d = 1.0 if direction == "right" else -1.0
+    sh, hp = (px[11] + px[12]) / 2, (px[23] + px[24]) / 2
+    axis = hp - sh
+    trunk = float(np.hypot(*axis))
+    u = axis / trunk  # down the trunk
+    rel_x, rel_y = xx - sh[0], yy - sh[1]
+    along = (rel_x * u[0] + rel_y * u[1]) / trunk  # 0 at shoulders, 1 at hips
+    nrm = np.array([u[1], -u[0]])  # perpendicular; sign fixed below to point backward
+    if nrm[0] * d > 0:
+        nrm = -nrm
+    side = rel_x * nrm[0] + rel_y * nrm[1]  # > 0 behind the centre line
+    # A straight back from the upper back to the buttock (no concavity of its own), then the lumbar dip.
+    bulge = 0.18 + 0.06 * np.clip(along, 0.0, 1.1) / 1.1
+    concavity = lumbar_depth_ratio * np.exp(-(((along - 0.7) / 0.15) ** 2))
+    half_back = (bulge - concavity) * trunk
+    half_front = 0.17 * trunk
+    body = (along >= -0.05) & (along <= 1.25) & (side <= half_back) & (-side <= half_front)
+    mask = body.astype(np.float64)
+    limbs = [(11, 13, 0.06), (13, 15, 0.05), (12, 14, 0.06), (14, 16, 0.05), (23, 25, 0.11), (24, 26, 0.11),
+             (25, 27, 0.07), (26, 28, 0.07), (29, 31, 0.05), (30, 32, 0.05)]  # fmt: skip
+    for i, j, r in limbs:
+        mask = np.maximum(mask, _capsule(xx, yy, px[i], px[j], r * trunk))
+    mask = np.maximum(mask, _capsule(xx, yy, px[0], (px[7] + px[8]) / 2, 0.13 * trunk))
+    return mask.astype(np.float32)
