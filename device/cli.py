@@ -69,25 +69,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from hipcam.logging_setup import setup_logging
     from hipcam.service.serve import run_serve
 
-    return run_serve(_config(args), source=args.source, host=args.host, port=args.port)
+    cfg = _config(args)
+    setup_logging(cfg.logging.level, cfg.logging.format)
+    return run_serve(cfg, source=args.source, host=args.host, port=args.port)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from hipcam.config_check import check_config
+
     cfg_path = Path(args.file) if args.file else _config_path(args)
     if cfg_path is None:
         raise HipcamError(f"no config file given and {DEFAULT_CONFIG_PATH} does not exist")
-    load_config(cfg_path)
-    print(f"{cfg_path}: ok")
-    return 0
+    return check_config(cfg_path, runtime=not args.file_only)
 
 
 def cmd_pin_hash(args: argparse.Namespace) -> int:
-    from hipcam.service.auth import hash_pin
+    from hipcam.service.pin import hash_pin, pin_hash_main
 
-    pin = sys.stdin.readline().strip()
-    print(hash_pin(pin))
+    if sys.stdin.isatty():
+        return pin_hash_main([])  # asks twice without echo
+    print(hash_pin(sys.stdin.readline().strip()))  # scripted (install-pi.sh): one line in, the hash out
     return 0
 
 
@@ -106,11 +110,15 @@ def cmd_bench_service(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hipcam", description="Treadmill-side hip-extension camera.")
     parser.add_argument("--version", action="version", version=f"hipcam {__version__}")
-    parser.add_argument("--config", help="config TOML (default: $HIPCAM_CONFIG or /etc/hipcam/config.toml)")
+    config_help = "config TOML (default: $HIPCAM_CONFIG or /etc/hipcam/config.toml)"
+    parser.add_argument("--config", help=config_help)
+    # --config is accepted after the subcommand too (`hipcam serve --config FILE`, as the unit runs it).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
         p.set_defaults(func=func)
         return p
 
@@ -141,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("config", cmd_config_check, "check a config file: `hipcam config check FILE`")
     p.add_argument("action", choices=["check"])
     p.add_argument("file", nargs="?")
+    p.add_argument("--file-only", action="store_true", help="check the file alone, not the camera/port/dirs")
 
     add("pin-hash", cmd_pin_hash, "read a PIN on stdin, print the hash for server.pin_hash")
 

@@ -77,6 +77,22 @@ class PathsConfig(Section):
     models_dir: Path = Field(REPO_ROOT / "models", description="where fetched models and the demo clip live")
 
 
+class HealthConfig(Section):
+    max_frame_age_s: float = Field(
+        5.0, ge=0.5, le=600.0, description="/healthz fails when the last analysed frame is older than this"
+    )
+    metrics_enabled: bool = Field(True, description="serve Prometheus metrics at /metrics")
+
+
+class LoggingConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="log level ($HIPCAM_LOG_LEVEL overrides it)"
+    )
+    format: Literal["auto", "json", "logfmt", "text"] = Field(
+        "auto", description="auto: JSON lines under systemd/journald or when piped, text on a terminal"
+    )
+
+
 class HipcamConfig(Section):
     capture: CaptureConfig = CaptureConfig()
     pose: PoseConfig = PoseConfig()
@@ -85,6 +101,8 @@ class HipcamConfig(Section):
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
     paths: PathsConfig = PathsConfig()
+    health: HealthConfig = HealthConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     def data_dir(self) -> Path:
         return self.storage.data_dir.expanduser()

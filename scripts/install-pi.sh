@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Install hipcam on Raspberry Pi OS Bookworm as a systemd service that starts at boot.
+#
+#   sudo scripts/install-pi.sh            # install or upgrade (safe to re-run)
+#   scripts/install-pi.sh --dry-run       # print every command, change nothing (no root needed)
+#
+# Re-running keeps /etc/hipcam/config.toml and its PIN; it refreshes the code, the venv,
+# the models and the unit, then restarts the service.
+set -euo pipefail
+
+readonly PREFIX=/opt/hipcam
+readonly SRC_DIR=$PREFIX/src
+readonly VENV=$PREFIX/venv
+readonly STATE_DIR=/var/lib/hipcam
+readonly MODELS_DIR=$STATE_DIR/models
+readonly CONF_DIR=/etc/hipcam
+readonly CONF=$CONF_DIR/config.toml
+readonly UNIT_DST=/etc/systemd/system/hipcam.service
+readonly SERVICE_USER=hipcam
+readonly PORT=8080
+# picamera2 comes from apt (it needs the system libcamera bindings); everything else from pip.
+readonly APT_PACKAGES=(
+    python3-picamera2 python3-venv python3-pip python3-numpy
+    rsync curl sqlite3 ca-certificates
+)
+# The apt picamera2/simplejpeg are built against Debian's numpy 1.x: a numpy 2 wheel in the
+# venv would shadow it and break `import picamera2`. OpenCV 4.12+ wheels require numpy 2.
+readonly PIP_CONSTRAINTS="numpy<2
+opencv-python-headless<4.12"
+
+DRY_RUN=0
+START=1
+CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+usage() {
+    cat <<EOF
+usage: $(basename "$0") [--dry-run] [--no-start] [--src DIR]
+  --dry-run   print every command that would run; change nothing
+  --no-start  install and enable, but do not (re)start the service
+  --src DIR   hipcam checkout to install (default: $CHECKOUT)
+EOF
+}
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'install-pi: %s\n' "$*" >&2; exit 1; }
+
+# Print a command, shell-quoted, then run it unless this is a dry run.
+run() {
+    printf '+'
+    printf ' %q' "$@"
+    printf '\n'
+    if ((DRY_RUN)); then
+        return 0
+    fi
+    "$@"
+}
+
+# Write stdin to a file with owner/group/mode, atomically (install(1) from a temp file).
+write_file() {
+    local dest=$1 owner=$2 group=$3 mode=$4 tmp
+    if ((DRY_RUN)); then
+        printf '+ write %q (owner %s:%s, mode %s):\n' "$dest" "$owner" "$group" "$mode"
+        sed 's/^/    | /'
+        return 0
+    fi
+    tmp=$(mktemp)
+    cat >"$tmp"
+    install -o "$owner" -g "$group" -m "$mode" "$tmp" "$dest"
+    rm -f "$tmp"
+}
+
+parse_args() {
+    while (($#)); do
+        case $1 in
+            --dry-run) DRY_RUN=1 ;;
+            --no-start) START=0 ;;
+            --src)
+                [[ $# -ge 2 ]] || die "--src needs a directory"
+                CHECKOUT=$(cd "$2" && pwd)
+                shift
+                ;;
+            -h | --help) usage; exit 0 ;;
+            *) usage >&2; die "unknown option: $1" ;;
+        esac
+        shift
+    done
+}
+
+preflight() {
+    [[ -f $CHECKOUT/pyproject.toml && -f $CHECKOUT/models/manifest.toml ]] ||
+        die "$CHECKOUT is not a hipcam checkout (no pyproject.toml / models/manifest.toml)"
+    if ((!DRY_RUN)) && ((EUID != 0)); then
+        die "run as root (sudo $0), or with --dry-run to see what it would do"
+    fi
+    local codename=""
+    if [[ -r /etc/os-release ]]; then
+        # shellcheck disable=SC1091
+        codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+    fi
+    [[ $codename == bookworm ]] || log "warning: made for Raspberry Pi OS Bookworm; this is '${codename:-unknown}'"
+}
+
+install_packages() {
+    log "system packages"
+    run apt-get update
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+}
+
+create_user() {
+    log "service user '$SERVICE_USER' (group video for the camera)"
+    if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+        printf '# user %s exists\n' "$SERVICE_USER"
+    else
+        run useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home \
+            --shell /usr/sbin/nologin --comment "hipcam camera service" "$SERVICE_USER"
+    fi
+    run usermod --append --groups video "$SERVICE_USER"
+}
+
+install_code() {
+    log "code in $SRC_DIR, venv in $VENV"
+    # The service runs with ProtectHome=yes: the code must live outside /home.
+    run install -d -m 0755 "$PREFIX" "$SRC_DIR"
+    if [[ $CHECKOUT != "$SRC_DIR" ]]; then
+        run rsync -a --delete --exclude .git --exclude .venv --exclude '__pycache__' \
+            --exclude '.*_cache' --exclude '*.egg-info' --exclude '/models/*.tflite' \
+            --exclude '/models/*.mp4' "$CHECKOUT/" "$SRC_DIR/"
+    fi
+    if [[ ! -x $VENV/bin/python ]]; then
+        # --system-site-packages: picamera2 and libcamera are only available from apt.
+        run python3 -m venv --system-site-packages "$VENV"
+    fi
+    printf '%s\n' "$PIP_CONSTRAINTS" | write_file "$PREFIX/constraints.txt" root root 0644
+    run "$VENV/bin/python" -m pip install --upgrade --constraint "$PREFIX/constraints.txt" pip
+    run "$VENV/bin/python" -m pip install --constraint "$PREFIX/constraints.txt" -e "$SRC_DIR"
+    # The unit sets PYTHONDONTWRITEBYTECODE and /opt is read-only to it: compile now.
+    run "$VENV/bin/python" -m compileall -q "$SRC_DIR/device" "$SRC_DIR/web_ui"
+}
+
+fetch_models() {
+    log "models and demo clip in $MODELS_DIR"
+    run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
+    run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$MODELS_DIR"
+    # fetch verifies checksums and skips files that are already there and correct.
+    run "$VENV/bin/hipcam" fetch --models-dir "$MODELS_DIR"
+    run chown -R "$SERVICE_USER:$SERVICE_USER" "$MODELS_DIR"
+}
+
+config_body() {
+    local pin_hash=$1
+    cat <<EOF
+# hipcam configuration (written by install-pi.sh; edit, then: sudo systemctl restart hipcam)
+# Check it with: hipcam config check $CONF
+
+[capture]
+source = "auto"
+
+[server]
+host = "0.0.0.0"
+port = $PORT
+pin_hash = "$pin_hash"
+
+[storage]
+data_dir = "$STATE_DIR"
+
+[paths]
+models_dir = "$MODELS_DIR"
+
+[logging]
+level = "info"
+EOF
+}
+
+write_config() {
+    log "configuration $CONF"
+    run install -d -m 0755 -o root -g root "$CONF_DIR"
+    if [[ -e $CONF ]]; then
+        printf '# %s exists: kept as it is (PIN unchanged)\n' "$CONF"
+        run chown root:"$SERVICE_USER" "$CONF"
+        run chmod 0640 "$CONF"
+        return 0
+    fi
+    if ((DRY_RUN)); then
+        # shellcheck disable=SC2016  # the $PIN in the text is meant literally
+        printf '+ PIN=$(6 random digits); printf "%%s\\n" "$PIN" | %q pin-hash\n' "$VENV/bin/hipcam"
+        config_body '<scrypt hash of the new PIN>' | write_file "$CONF" root "$SERVICE_USER" 0640
+        return 0
+    fi
+    local pin pin_hash
+    pin=$(python3 -c 'import secrets; print(f"{secrets.randbelow(10**6):06d}")')
+    pin_hash=$(printf '%s\n' "$pin" | "$VENV/bin/hipcam" pin-hash)
+    [[ -n $pin_hash ]] || die "hipcam pin-hash printed nothing"
+    config_body "$pin_hash" | write_file "$CONF" root "$SERVICE_USER" 0640
+    NEW_PIN=$pin
+}
+
+install_unit() {
+    log "systemd unit"
+    run install -m 0644 -o root -g root "$SRC_DIR/systemd/hipcam.service" "$UNIT_DST"
+    run systemctl daemon-reload
+    if ((!START)); then
+        run systemctl enable hipcam.service
+    elif systemctl is-active --quiet hipcam.service 2>/dev/null; then
+        run systemctl enable hipcam.service
+        run systemctl restart hipcam.service
+    else
+        run systemctl enable --now hipcam.service
+    fi
+}
+
+wait_healthy() {
+    ((START)) || return 0
+    if ((DRY_RUN)); then
+        printf '+ curl -fsS http://127.0.0.1:%s/healthz  (until healthy, at most 90 s)\n' "$PORT"
+        return 0
+    fi
+    local i
+    for ((i = 0; i < 45; i++)); do
+        if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then
+            log "hipcam is up and analysing frames"
+            return 0
+        fi
+        sleep 2
+    done
+    log "warning: /healthz is not OK yet; see: systemctl status hipcam; journalctl -u hipcam -n 50"
+    curl -sS "http://127.0.0.1:$PORT/healthz" >&2 || true
+    printf '\n' >&2
+}
+
+main() {
+    NEW_PIN=""
+    parse_args "$@"
+    preflight
+    ((DRY_RUN)) && log "dry run: nothing will be changed"
+    install_packages
+    create_user
+    install_code
+    fetch_models
+    write_config
+    install_unit
+    wait_healthy
+    if [[ -n $NEW_PIN ]]; then
+        printf '\n  Device PIN: %s\n  Write it down now: it is shown only this once.\n' "$NEW_PIN"
+        printf '  (Set a new one later with: hipcam pin-hash, then edit %s)\n\n' "$CONF"
+    fi
+    local addr
+    addr=$(hostname -I 2>/dev/null | awk '{print $1}') || addr=""
+    log "open http://${addr:-<this-pi>}:$PORT/ on the tablet"
+}
+
+main "$@"

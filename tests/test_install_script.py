@@ -1,0 +1,123 @@
+"""scripts/install-pi.sh: --dry-run shows every step and touches nothing; shellcheck is clean."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "install-pi.sh"
+# Every command the installer could use to change the system. In a dry run none may run.
+MUTATING = (
+    "apt-get", "apt", "dpkg", "useradd", "usermod", "groupadd", "install", "rsync", "python3", "pip",
+    "chown", "chmod", "mkdir", "cp", "mv", "rm", "ln", "tee", "mktemp", "systemctl", "curl", "sudo",
+)  # fmt: skip
+
+
+def _stub_bin(tmp_path: Path) -> tuple[Path, Path]:
+    """A PATH directory where each mutating command only records that it was called."""
+    # Outside pytest's root-only tmp tree, so an unprivileged run sees the stubs too.
+    base = Path(tempfile.mkdtemp(prefix="hipcam-stubs-"))
+    base.chmod(0o755)
+    bin_dir = base / "bin"
+    bin_dir.mkdir()
+    calls = base / "calls.log"
+    calls.touch()
+    calls.chmod(0o666)
+    for name in MUTATING:
+        stub = bin_dir / name
+        if name == "systemctl":
+            # `systemctl is-active` is a read-only query the script may make: answer "inactive".
+            body = f'if [ "$1" = is-active ]; then exit 3; fi\necho "{name} $*" >> {calls}\nexit 1\n'
+        else:
+            body = f'echo "{name} $*" >> {calls}\nexit 1\n'
+        stub.write_text("#!/bin/sh\n" + body)
+        stub.chmod(0o755)
+    return bin_dir, calls
+
+
+def _run(tmp_path: Path, *args: str, as_nobody: bool = False) -> tuple[subprocess.CompletedProcess[str], str]:
+    bin_dir, calls = _stub_bin(tmp_path)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    kwargs: dict[str, Any] = {"user": 65534, "group": 65534, "extra_groups": []} if as_nobody else {}
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=60, check=False, **kwargs
+    )
+    log = calls.read_text()
+    shutil.rmtree(bin_dir.parent)
+    return proc, log
+
+
+def _system_paths() -> dict[str, bool]:
+    return {p: os.path.exists(p) for p in ("/opt/hipcam", "/etc/hipcam", "/etc/systemd/system/hipcam.service")}
+
+
+def test_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
+    before = _system_paths()
+    proc, calls = _run(tmp_path, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == "", f"dry run executed: {calls}"
+    assert _system_paths() == before
+    out = proc.stdout
+    for expected in (
+        "apt-get install -y --no-install-recommends python3-picamera2 python3-venv python3-pip",
+        "python3 -m venv --system-site-packages /opt/hipcam/venv",
+        "-m pip install --constraint /opt/hipcam/constraints.txt -e /opt/hipcam/src",
+        "/opt/hipcam/venv/bin/hipcam fetch --models-dir /var/lib/hipcam/models",
+        "useradd --system",
+        "usermod --append --groups video hipcam",
+        "pin-hash",
+        "write /etc/hipcam/config.toml (owner root:hipcam, mode 0640)",
+        'data_dir = "/var/lib/hipcam"',
+        'models_dir = "/var/lib/hipcam/models"',
+        "install -m 0644 -o root -g root /opt/hipcam/src/systemd/hipcam.service /etc/systemd/system/hipcam.service",
+        "systemctl daemon-reload",
+        "systemctl enable --now hipcam.service",
+    ):
+        assert expected in out, f"missing step: {expected}\n{out}"
+    # The order matters: the venv exists before the PIN is hashed, the config before the start.
+    assert out.index("venv --system-site-packages") < out.index("pin-hash") < out.index("enable --now")
+    assert "dry run" in proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to an unprivileged user")
+def test_dry_run_works_for_an_unprivileged_user(tmp_path: Path) -> None:
+    proc, calls = _run(tmp_path, "--dry-run", as_nobody=True)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ""
+
+
+def test_real_run_refuses_without_root(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        proc, calls = _run(tmp_path, as_nobody=True)
+    else:
+        proc, calls = _run(tmp_path)
+    assert proc.returncode != 0
+    assert "run as root" in proc.stderr and calls == ""
+
+
+def test_unknown_option_and_help(tmp_path: Path) -> None:
+    proc, _ = _run(tmp_path, "--frobnicate")
+    assert proc.returncode != 0 and "unknown option: --frobnicate" in proc.stderr
+    proc, calls = _run(tmp_path, "--help")
+    assert proc.returncode == 0 and "--dry-run" in proc.stdout and calls == ""
+
+
+def test_strict_mode() -> None:
+    head = SCRIPT.read_text().splitlines()[:12]
+    assert head[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in head
+
+
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="shellcheck not installed (apt-get install -y shellcheck)"
+)
+def test_shellcheck_clean() -> None:
+    proc = subprocess.run(["shellcheck", "--severity=style", str(SCRIPT)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout

@@ -1,0 +1,125 @@
+"""Metrics registry, /healthz and /metrics, board readings, and the structured log format."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from hipcam.logging_setup import setup_logging
+from hipcam.service.metrics import BoardCollector, Metrics, read_throttled, throttle_flags
+from web_ui.ops import ops_blueprint
+
+
+class _NoBoard(BoardCollector):
+    def __init__(self) -> None:
+        super().__init__(None, thermal_path=Path("/nonexistent"), throttled_path=None)
+
+
+def _client(metrics: Metrics, max_age: float = 5.0) -> object:
+    app = Flask(__name__)
+    app.register_blueprint(ops_blueprint(metrics, metrics, max_frame_age_s=max_age))
+    return app.test_client()
+
+
+def test_healthz_follows_frames() -> None:
+    now = [0.0]
+    m = Metrics(board=_NoBoard(), clock=lambda: now[0], process_metrics=False)
+    client = _client(m)
+    r = client.get("/healthz")  # type: ignore[attr-defined]
+    assert r.status_code == 503 and "no frame analysed yet" in r.get_json()["reason"]
+    m.set_camera_state("streaming")
+    for _ in range(60):
+        m.frame_processed(0.03)
+        now[0] += 1 / 30
+    r = client.get("/healthz")  # type: ignore[attr-defined]
+    assert r.status_code == 200 and r.get_json()["status"] == "ok" and 29 < r.get_json()["fps"] < 31
+    m.set_camera_state("lost")
+    now[0] += 6.0
+    r = client.get("/healthz")  # type: ignore[attr-defined]
+    assert r.status_code == 503 and r.get_json()["reason"].startswith("camera lost")
+    m.set_camera_state("streaming")
+    r = client.get("/healthz")  # type: ignore[attr-defined]
+    assert r.status_code == 503 and r.get_json()["reason"].startswith("pipeline stalled")
+
+
+def test_metrics_exposition(tmp_path: Path) -> None:
+    thermal = tmp_path / "temp"
+    thermal.write_text("48312\n")
+    throttled = tmp_path / "get_throttled"
+    throttled.write_text("50005\n")
+    m = Metrics(board=BoardCollector(tmp_path, thermal, throttled), version="9.9")
+    m.observe_stage("detector", 0.012)
+    with m.time_stage("landmark"):
+        pass
+    m.frame_processed(0.04)
+    m.frame_dropped(3)
+    m.detector_run()
+    m.snapshot_skipped_low_disk()
+    m.set_camera_state("reconnecting")
+    body, ctype = m.render()
+    text = body.decode()
+    assert ctype.startswith("text/plain")
+    for line in (
+        "hipcam_frames_processed_total 1.0",
+        "hipcam_frames_dropped_total 3.0",
+        "hipcam_detector_runs_total 1.0",
+        "hipcam_snapshots_skipped_low_disk_total 1.0",
+        'hipcam_stage_seconds_count{stage="detector"} 1.0',
+        'hipcam_stage_seconds_count{stage="gait"} 0.0',
+        'hipcam_camera_state{state="reconnecting"} 1.0',
+        'hipcam_camera_state{state="streaming"} 0.0',
+        "hipcam_cpu_temperature_celsius 48.312",
+        'hipcam_throttled{flag="under_voltage"} 1.0',
+        'hipcam_throttled{flag="throttled"} 1.0',
+        'hipcam_throttled{flag="arm_freq_capped"} 0.0',
+        'hipcam_build_info{version="9.9"} 1.0',
+        "process_resident_memory_bytes",
+        "hipcam_data_dir_free_bytes",
+    ):
+        assert line in text, line
+    # Two services in one process do not collide: no global registry.
+    Metrics(board=_NoBoard())
+
+
+def test_absent_board_readings_are_absent() -> None:
+    text = Metrics(board=_NoBoard(), process_metrics=False).render()[0].decode()
+    assert "hipcam_cpu_temperature_celsius" not in text and "hipcam_throttled" not in text
+    assert read_throttled(None) is None
+    assert throttle_flags(0x50000)["under_voltage_occurred"] and not throttle_flags(0x50000)["under_voltage"]
+
+
+def test_metrics_endpoint() -> None:
+    m = Metrics(board=_NoBoard(), process_metrics=False)
+    r = _client(m).get("/metrics")  # type: ignore[attr-defined]
+    assert r.status_code == 200 and b"hipcam_frames_processed_total" in r.data
+
+
+def test_json_logs_for_journald() -> None:
+    out = io.StringIO()
+    setup_logging("debug", "json", stream=out, environ={"JOURNAL_STREAM": "8:123"})
+    log = logging.getLogger("hipcam.test")
+    log.warning("camera lost", extra={"source": "/dev/video0"})
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("frame failed")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2  # a traceback stays inside its one JSON line
+    assert lines[0].startswith("<4>{") and lines[1].startswith("<3>{")
+    rec = json.loads(lines[0][3:])
+    assert rec["level"] == "warning" and rec["msg"] == "camera lost" and rec["source"] == "/dev/video0"
+    assert "ValueError: boom" in json.loads(lines[1][3:])["exc"]
+
+
+def test_logfmt_and_env_level() -> None:
+    out = io.StringIO()
+    setup_logging("info", "logfmt", stream=out, environ={"HIPCAM_LOG_LEVEL": "error"})
+    logging.getLogger("x").warning("hidden")
+    logging.getLogger("x").error('port "8080" busy')
+    assert out.getvalue().count("\n") == 1
+    assert 'msg="port \\"8080\\" busy"' in out.getvalue() and "level=error" in out.getvalue()
+    setup_logging("info", "text", stream=io.StringIO(), environ={})
