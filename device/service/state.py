@@ -1,0 +1,346 @@
+"""The live snapshot: the one object the pipeline writes and the web layer reads.
+
+The pipeline calls ``publish_*`` from its frame loop; web threads call ``snapshot()``,
+``wait_for_change()`` and ``latest_frame()``. Every read returns immutable data built under a
+short lock, and the JSON the live page streams is serialized once per version and cached, so ten
+viewers cost ten socket writes, not ten serializations inside the frame loop.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["starting", "running", "no_runner", "camera_lost", "model_missing"]
+STATUSES: tuple[str, ...] = ("starting", "running", "no_runner", "camera_lost", "model_missing")
+CLASSES: tuple[str, ...] = ("A", "B", "C", "D", "U")  # U: the analysis could not classify it
+LEGS: tuple[str, ...] = ("left", "right")
+
+# How much history the plot and the stride strip keep (at 30 fps, 900 samples = 30 s).
+PLOT_SAMPLES = 900
+RECENT_STRIDES = 60
+# A live event carries only the newest samples; the page asks /api/state once for the history.
+TAIL_SECONDS = 1.0
+
+
+def _num(value: Any, digits: int = 2) -> float | None:
+    """JSON-safe rounded float (NaN/inf/None -> None)."""
+    if value is None:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return round(f, digits) if math.isfinite(f) else None
+
+
+@dataclass(frozen=True)
+class StrideRecord:
+    """One completed stride as the page and the store see it (plain values only)."""
+
+    leg: str
+    cls: str
+    confidence: float | None
+    hip_extension_deg: float | None
+    thigh_peak_deg: float | None
+    trunk_lean_deg: float | None
+    back_arch: bool | None  # apparent extension from arching the back was detected
+    lumbar_depth_ratio: float | None
+    frame_start: int | None
+    frame_end: int | None
+    t_start: float | None
+    t_end: float | None
+    peak_frame: int | None = None
+    session_id: int | None = None
+    stride_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("confidence", "hip_extension_deg", "thigh_peak_deg", "trunk_lean_deg", "lumbar_depth_ratio"):
+            d[key] = _num(d[key])
+        d["t_start"] = _num(self.t_start, 3)
+        d["t_end"] = _num(self.t_end, 3)
+        d["class"] = d.pop("cls")
+        return d
+
+
+@dataclass(frozen=True)
+class LiveMetrics:
+    thigh_deg: float | None = None
+    trunk_lean_deg: float | None = None
+    hip_extension_deg: float | None = None
+    cadence_spm: float | None = None
+    fps: float | None = None
+    inference_ms: float | None = None
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    leg: str | None = None
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    """The newest JPEG for the camera view and the landmarks of that same frame."""
+
+    seq: int
+    jpeg: bytes
+    width: int
+    height: int
+    captured_at: float
+    landmarks: tuple[tuple[float, float, float], ...] | None  # x, y normalized; visibility
+
+
+@dataclass
+class _Summary:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
+    recent: deque[StrideRecord] = field(default_factory=deque)
+
+
+class LiveState:
+    """Thread-safe latest snapshot plus short ring buffers."""
+
+    def __init__(self, rolling_strides: int = 10, plot_samples: int = PLOT_SAMPLES) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._version = 0
+        self._status: str = "starting"
+        self._message = "Starting up"
+        self._source = ""
+        self._metrics = LiveMetrics()
+        self._captured_at: float | None = None  # wall-clock time the newest frame was captured
+        self._published_at: float | None = None
+        self._frame_index: int | None = None
+        self._t_s: float | None = None
+        self._samples: deque[tuple[float, float | None, float | None]] = deque(maxlen=plot_samples)
+        self._strides: deque[StrideRecord] = deque(maxlen=RECENT_STRIDES)
+        self._rolling = rolling_strides
+        self._legs: dict[str, _Summary] = {leg: _Summary() for leg in LEGS}
+        self._current_class: str | None = None
+        self._camera: CameraFrame | None = None
+        self._camera_seq = 0
+        self._flags: dict[str, Any] = {"snapshots_paused": False, "disk_free_mb": None, "session_id": None}
+        self._cache: dict[str, tuple[int, str]] = {}
+        self.closed = False
+
+    # ---- writers (pipeline thread) -------------------------------------------------------
+    def set_status(self, status: Status | str, message: str = "") -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self._changed:
+            if status == self._status and message == self._message:
+                return
+            self._status, self._message = status, message
+            self._bump()
+
+    def set_source(self, source: str) -> None:
+        with self._changed:
+            self._source = source
+            self._bump()
+
+    def set_flags(self, **flags: Any) -> None:
+        """Side information shown as banners (snapshots paused, active session id, ...)."""
+        with self._changed:
+            if all(self._flags.get(k) == v for k, v in flags.items()):
+                return
+            self._flags.update(flags)
+            self._bump()
+
+    def publish(
+        self,
+        *,
+        t_s: float,
+        frame_index: int,
+        captured_at: float,
+        metrics: LiveMetrics,
+        strides: Iterable[StrideRecord] = (),
+        status: Status | str | None = None,
+        message: str = "",
+    ) -> None:
+        """One processed frame: live numbers, one plot sample, any strides completed at it."""
+        new = list(strides)
+        with self._changed:
+            self._metrics = metrics
+            self._captured_at = captured_at
+            self._published_at = time.time()
+            self._frame_index = frame_index
+            self._t_s = t_s
+            self._samples.append((t_s, _num(metrics.thigh_deg), _num(metrics.trunk_lean_deg)))
+            for stride in new:
+                self._add_stride(stride)
+            if status is not None and status in STATUSES:
+                self._status, self._message = status, message
+            self._bump()
+
+    def publish_camera(
+        self,
+        jpeg: bytes,
+        width: int,
+        height: int,
+        captured_at: float,
+        landmarks: Sequence[Sequence[float]] | None,
+    ) -> int:
+        """Store the newest camera JPEG with the landmarks drawn over it in the browser."""
+        lm = None
+        if landmarks is not None:
+            lm = tuple((_num(p[0], 4) or 0.0, _num(p[1], 4) or 0.0, _num(p[2], 2) or 0.0) for p in landmarks)
+        with self._lock:
+            self._camera_seq += 1
+            self._camera = CameraFrame(self._camera_seq, jpeg, width, height, captured_at, lm)
+            return self._camera_seq
+
+    def _add_stride(self, stride: StrideRecord) -> None:
+        self._strides.append(stride)
+        summary = self._legs.setdefault(stride.leg, _Summary())
+        summary.recent.append(stride)
+        if stride.cls in summary.counts:
+            summary.counts[stride.cls] += 1
+        while len(summary.recent) > self._rolling:
+            summary.recent.popleft()
+        if stride.cls != "U":  # an unclassified stride does not replace the shown class
+            self._current_class = stride.cls
+
+    def attach_stride_ids(self, stride: StrideRecord, session_id: int, stride_id: int) -> None:
+        """After the store committed a stride, let the page link to it."""
+        with self._changed:
+            for i, s in enumerate(self._strides):
+                if s is stride:
+                    self._strides[i] = StrideRecord(**{**asdict(s), "session_id": session_id, "stride_id": stride_id})
+            self._bump()
+
+    def reset_summary(self) -> None:
+        """A new session starts: counts and the current class start from nothing."""
+        with self._changed:
+            self._legs = {leg: _Summary() for leg in LEGS}
+            self._strides.clear()
+            self._current_class = None
+            self._bump()
+
+    def _bump(self) -> None:
+        self._version += 1
+        self._changed.notify_all()
+
+    def close(self) -> None:
+        """Shutting down: wake every waiting viewer so its stream can end."""
+        with self._changed:
+            self.closed = True
+            self._bump()
+
+    # ---- readers (web threads) -----------------------------------------------------------
+    @property
+    def version(self) -> int:
+        with self._lock:
+            return self._version
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._status
+
+    def wait_for_change(self, after_version: int, timeout: float) -> int:
+        """Block until the version moves past ``after_version`` (or the timeout); return it."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._version != after_version, timeout=timeout)
+            return self._version
+
+    def latest_frame(self) -> CameraFrame | None:
+        with self._lock:
+            return self._camera
+
+    def snapshot(self, full: bool = True) -> dict[str, Any]:
+        with self._lock:
+            return self._snapshot_locked(full)
+
+    def snapshot_json(self, full: bool = True) -> tuple[int, str]:
+        """(version, JSON text) cached per version so many viewers share one serialization."""
+        key = "full" if full else "tail"
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == self._version:
+                return cached
+            version = self._version
+            snap = self._snapshot_locked(full)
+        text = json.dumps(snap, separators=(",", ":"), allow_nan=False)
+        with self._lock:
+            self._cache[key] = (version, text)
+        return version, text
+
+    def _snapshot_locked(self, full: bool) -> dict[str, Any]:
+        m = self._metrics
+        samples = list(self._samples)
+        if not full and self._t_s is not None:
+            cutoff = self._t_s - TAIL_SECONDS
+            samples = [s for s in samples[-64:] if s[0] >= cutoff]
+        strides = list(self._strides)
+        if not full:
+            strides = strides[-12:]
+        return {
+            "version": self._version,
+            "status": self._status,
+            "message": self._message,
+            "source": self._source,
+            "captured_at": self._captured_at,
+            "published_at": self._published_at,
+            "frame_index": self._frame_index,
+            "t_s": _num(self._t_s, 3),
+            "current_class": self._current_class,
+            "live": {
+                "thigh_deg": _num(m.thigh_deg, 1),
+                "trunk_lean_deg": _num(m.trunk_lean_deg, 1),
+                "hip_extension_deg": _num(m.hip_extension_deg, 1),
+                "cadence_spm": _num(m.cadence_spm, 0),
+                "fps": _num(m.fps, 1),
+                "inference_ms": _num(m.inference_ms, 1),
+                "frames_processed": m.frames_processed,
+                "frames_dropped": m.frames_dropped,
+                "leg": m.leg,
+            },
+            "legs": {leg: self._leg_summary(s) for leg, s in self._legs.items()},
+            "strides": [s.to_json() for s in strides],
+            "samples": [[_num(t, 3), a, b] for t, a, b in samples],
+            "camera_seq": self._camera.seq if self._camera else None,
+            "flags": dict(self._flags),
+        }
+
+    @staticmethod
+    def _leg_summary(summary: _Summary) -> dict[str, Any]:
+        recent = list(summary.recent)
+        ext = [s.hip_extension_deg for s in recent if s.hip_extension_deg is not None]
+        lean = [s.trunk_lean_deg for s in recent if s.trunk_lean_deg is not None]
+        rolling: dict[str, int] = dict.fromkeys(CLASSES, 0)
+        for s in recent:
+            if s.cls in rolling:
+                rolling[s.cls] += 1
+        dominant = max(rolling, key=lambda k: rolling[k]) if recent else None
+        return {
+            "class": dominant,
+            "last_class": recent[-1].cls if recent else None,
+            "rolling_counts": rolling,
+            "counts": dict(summary.counts),
+            "hip_extension_deg": _num(sum(ext) / len(ext), 1) if ext else None,
+            "trunk_lean_deg": _num(sum(lean) / len(lean), 1) if lean else None,
+            "strides": len(recent),
+        }
+
+
+def stride_from_mapping(data: Mapping[str, Any]) -> StrideRecord:
+    """Build a StrideRecord from a dict-like stride (used by tests and the fake publisher)."""
+    return StrideRecord(
+        leg=str(data.get("leg", "left")),
+        cls=str(data.get("class", data.get("cls", "A"))),
+        confidence=_num(data.get("confidence")),
+        hip_extension_deg=_num(data.get("hip_extension_deg")),
+        thigh_peak_deg=_num(data.get("thigh_peak_deg")),
+        trunk_lean_deg=_num(data.get("trunk_lean_deg")),
+        back_arch=None if data.get("back_arch") is None else bool(data.get("back_arch")),
+        lumbar_depth_ratio=_num(data.get("lumbar_depth_ratio"), 3),
+        frame_start=data.get("frame_start"),
+        frame_end=data.get("frame_end"),
+        t_start=_num(data.get("t_start"), 3),
+        t_end=_num(data.get("t_end"), 3),
+        peak_frame=data.get("peak_frame"),
+    )

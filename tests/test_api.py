@@ -1,0 +1,221 @@
+"""Every API endpoint with a fake publisher: auth, CSRF, validation and clean 4xx errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from hipcam.config import HipcamConfig
+from hipcam.service.pin import AttemptLimiter, hash_pin, verify_pin
+from hipcam.service.state import LiveMetrics, LiveState, stride_from_mapping
+from hipcam.service.store import Store
+from web_ui import create_app
+
+PIN = "2468"
+PIN_HASH = hash_pin(PIN)
+
+
+def _publish(state: LiveState, n: int = 5) -> None:
+    for i in range(n):
+        state.publish(
+            t_s=i / 30, frame_index=i, captured_at=1.0, metrics=LiveMetrics(thigh_deg=10.0 + i, trunk_lean_deg=3.0),
+            strides=[stride_from_mapping({"leg": "left" if i % 2 else "right", "class": "ABCD"[i % 4],
+                                          "hip_extension_deg": 8.0 + i})],
+            status="running",
+        )  # fmt: skip
+    state.publish_camera(b"\xff\xd8jpeg", 64, 48, 1.0, [(0.5, 0.5, 0.9)] * 33)
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> Any:
+    cfg = HipcamConfig.model_validate({"server": {"pin_hash": PIN_HASH, "max_request_bytes": 4096}})
+    state, store = LiveState(), Store(tmp_path)
+    _publish(state)
+    app = create_app(state, store, cfg, secret_key=b"k" * 32, limiter=AttemptLimiter(free=3), stream_max_s=0.2)
+    app.testing = True
+    yield app, state, store, cfg
+    store.close()
+
+
+def _csrf(client: FlaskClient) -> str:
+    return str(client.get("/api/auth").get_json()["csrf_token"])
+
+
+def _login(client: FlaskClient) -> str:
+    token = _csrf(client)
+    r = client.post("/api/login", json={"pin": PIN}, headers={"X-CSRF-Token": token})
+    assert r.status_code == 200
+    return str(r.get_json()["csrf_token"])
+
+
+def test_pin_hash_roundtrip() -> None:
+    assert verify_pin(PIN, PIN_HASH) and not verify_pin("1111", PIN_HASH)
+    assert not verify_pin(PIN, None) and not verify_pin(PIN, "garbage$1")
+
+
+def test_pages_and_headers(env: Any) -> None:
+    app, *_ = env
+    c = app.test_client()
+    for url in ("/", "/sessions", "/login"):
+        r = c.get(url)
+        assert r.status_code == 200
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+        assert b"<script>" not in r.data and b"http://" not in r.data and b"https://" not in r.data
+    assert c.get("/sessions/999").status_code == 404
+    assert c.get("/static/live.js").status_code == 200
+
+
+def test_state_and_stream(env: Any) -> None:
+    app, *_ = env
+    c = app.test_client()
+    s = c.get("/api/state").get_json()
+    assert s["status"] == "running" and s["current_class"] in "ABCD" and len(s["samples"]) == 5
+    r = c.get("/stream/frame.jpg")
+    assert r.status_code == 200 and r.mimetype == "image/jpeg" and len(json.loads(r.headers["X-Landmarks"])) == 33
+    assert c.get("/stream/frame.jpg", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    body = c.get("/stream/events").get_data(as_text=True)
+    assert "event: full" in body
+
+
+def test_session_flow_and_exports(env: Any) -> None:
+    app, _, store, _ = env
+    c = app.test_client()
+    token = _login(c)
+    h = {"X-CSRF-Token": token}
+    r = c.post("/api/sessions", json={"runner": "Ann", "treadmill_speed": "10,5"}, headers=h)
+    assert r.status_code == 201
+    sid = r.get_json()["id"]
+    assert c.post("/api/sessions", json={}, headers=h).status_code == 409
+    store.add_stride(sid, stride_from_mapping({"leg": "left", "class": "B", "hip_extension_deg": 14}), b"\xff\xd8x")
+    assert c.get(f"/api/sessions/{sid}").get_json()["session"]["treadmill_speed"] == 10.5
+    assert c.delete(f"/api/sessions/{sid}", headers=h).status_code == 409  # running
+    assert c.post(f"/api/sessions/{sid}/stop", headers=h).status_code == 200
+    assert c.post(f"/api/sessions/{sid}/stop", headers=h).status_code == 409
+    assert c.patch(f"/api/sessions/{sid}", json={"notes": "hips ok"}, headers=h).get_json()["notes"] == "hips ok"
+    strides = c.get(f"/api/sessions/{sid}/strides").get_json()["strides"]
+    assert len(strides) == 1
+    csv_r = c.get(f"/api/sessions/{sid}/export.csv")
+    assert csv_r.mimetype == "text/csv" and "attachment" in csv_r.headers["Content-Disposition"]
+    assert c.get(f"/api/sessions/{sid}/export.json").get_json()["strides"][0]["class"] == "B"
+    assert c.get(f"/api/sessions/{sid}/strides/{strides[0]['id']}/snapshot.jpg").status_code == 200
+    assert c.get(f"/sessions/{sid}").status_code == 200
+    assert c.get("/api/sessions").get_json()["sessions"][0]["id"] == sid
+    assert c.get("/api/settings").status_code == 200
+    assert c.post("/api/settings", json={"gait_direction": "left"}, headers=h).get_json()["gait_direction"] == "left"
+    assert c.post("/api/settings", json={"bogus": 1}, headers=h).status_code == 400
+    assert c.delete(f"/api/sessions/{sid}", headers=h).status_code == 204
+    assert c.post("/api/logout", headers=h).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [("post", "/api/sessions", {}), ("post", "/api/sessions/1/stop", None), ("patch", "/api/sessions/1", {"notes": "x"}),
+     ("delete", "/api/sessions/1", None), ("post", "/api/settings", {"open_viewing": False})],
+)  # fmt: skip
+def test_acting_needs_login(env: Any, method: str, url: str, body: Any) -> None:
+    app, _, store, _ = env
+    c = app.test_client()
+    token = _csrf(c)
+    r = getattr(c, method)(url, json=body, headers={"X-CSRF-Token": token})
+    assert r.status_code == 401 and "error" in r.get_json()
+    assert store.list_sessions() == []
+
+
+def test_missing_csrf_is_refused_and_nothing_stored(env: Any) -> None:
+    app, _, store, _ = env
+    c = app.test_client()
+    _login(c)
+    r = c.post("/api/sessions", json={"runner": "x"})
+    assert r.status_code == 403 and "CSRF" in r.get_json()["error"]
+    r = c.post("/api/sessions", json={"runner": "x"}, headers={"X-CSRF-Token": "forged"})
+    assert r.status_code == 403
+    assert c.post("/api/login", json={"pin": PIN}).status_code == 403
+    assert store.list_sessions() == []
+
+
+def test_wrong_pin_and_rate_limit(env: Any) -> None:
+    app, *_ = env
+    c = app.test_client()
+    token = _csrf(c)
+    h = {"X-CSRF-Token": token}
+    codes = [c.post("/api/login", json={"pin": "0000"}, headers=h).status_code for _ in range(5)]
+    assert codes[:3] == [401, 401, 401] and codes[-1] == 429
+    r = c.post("/api/login", json={"pin": PIN}, headers=h)
+    assert r.status_code == 429 and "Retry-After" in r.headers  # even the right PIN waits
+    assert c.post("/api/login", json={"pin": 1234}, headers=h).status_code in (401, 429)
+
+
+def test_no_pin_configured_refuses_acting(tmp_path: Path) -> None:
+    cfg = HipcamConfig()
+    store = Store(tmp_path)
+    app = create_app(LiveState(), store, cfg, secret_key=b"k" * 32)
+    c = app.test_client()
+    h = {"X-CSRF-Token": _csrf(c)}
+    r = c.post("/api/login", json={"pin": "1234"}, headers=h)
+    assert r.status_code == 403 and "pin-hash" in r.get_json()["error"]
+    assert c.post("/api/sessions", json={}, headers=h).status_code == 403
+    assert store.list_sessions() == []
+    store.close()
+
+
+def test_malformed_and_invalid_bodies(env: Any) -> None:
+    app, _, store, _ = env
+    c = app.test_client()
+    h = {"X-CSRF-Token": _login(c), "Content-Type": "application/json"}
+    assert c.post("/api/sessions", data="{not json", headers=h).status_code == 400
+    assert c.post("/api/sessions", data="[1, 2]", headers=h).status_code == 400
+    assert c.post("/api/sessions", data="runner=x", headers={**h, "Content-Type": "text/plain"}).status_code == 415
+    assert c.post("/api/sessions", json={"treadmill_speed": "fast"}, headers=h).status_code == 400
+    assert c.post("/api/sessions", json={"treadmill_speed": 99}, headers=h).status_code == 400
+    assert c.post("/api/sessions", json={"runner": "x" * 500}, headers=h).status_code == 400
+    assert c.post("/api/sessions", json={"runner": 5}, headers=h).status_code == 400
+    assert store.list_sessions() == []
+
+
+def test_unknown_session_is_404(env: Any) -> None:
+    app, *_ = env
+    c = app.test_client()
+    h = {"X-CSRF-Token": _login(c)}
+    for r in (
+        c.get("/api/sessions/42"), c.get("/api/sessions/42/strides"), c.get("/api/sessions/42/export.csv"),
+        c.get("/api/sessions/42/export.json"), c.get("/api/sessions/42/strides/1/snapshot.jpg"),
+        c.post("/api/sessions/42/stop", headers=h), c.patch("/api/sessions/42", json={"notes": "n"}, headers=h),
+        c.delete("/api/sessions/42", headers=h),
+    ):  # fmt: skip
+        assert r.status_code == 404 and "error" in r.get_json()
+
+
+def test_huge_body_is_413_and_nothing_stored(env: Any) -> None:
+    app, _, store, _ = env
+    c = app.test_client()
+    h = {"X-CSRF-Token": _login(c)}
+    big = {"runner": "a", "pad": "x" * 10_000}
+    r = c.post("/api/sessions", json=big, headers=h)
+    assert r.status_code == 413 and "too large" in r.get_json()["error"]
+    r = c.post("/api/login", data="x" * 10_000, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code in (403, 413)
+    assert store.list_sessions() == []
+
+
+def test_closed_viewing_needs_login(env: Any) -> None:
+    app, _, _, cfg = env
+    cfg.server.open_viewing = False
+    c = app.test_client()
+    assert c.get("/api/state").status_code == 401
+    assert c.get("/login").status_code == 200
+    _login(c)
+    assert c.get("/api/state").status_code == 200
+
+
+def test_viewer_limit(env: Any) -> None:
+    from web_ui.stream import ViewerGate
+
+    gate = ViewerGate(1)
+    assert gate.enter() and not gate.enter()
+    gate.leave()
+    assert gate.enter()

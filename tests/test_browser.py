@@ -1,0 +1,161 @@
+"""End to end: `python -m hipcam.service` on a real clip, driven in headless Chromium.
+
+Sees the class letter and hip-extension value change as strides complete, unlocks with the PIN,
+starts and stops a session, finds its strides on the session page, downloads the CSV and writes
+screenshots under test-output/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hipcam.service.pin import hash_pin
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "test-output"
+PIN = "4321"
+CLIPS = {
+    "demo": (REPO / "models" / "demo.mp4", {}),
+    "treadmill": (REPO.parent / "shared" / "data" / "treadmill_lab_side.mp4", {"HIPCAM_CAPTURE__TRUE_FPS": "240"}),
+}
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+@contextlib.contextmanager
+def _service(clip: Path, extra_env: dict[str, str], tmp: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "HIPCAM_STORAGE__DATA_DIR": str(tmp / "data"), "HIPCAM_SERVER__PIN_HASH": hash_pin(PIN),
+           "HIPCAM_SERVER__THREADS": "12", **extra_env}  # fmt: skip
+    log = (tmp / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hipcam.service", "--source", str(clip), "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp / "serve.log").read_text()
+            with contextlib.suppress(OSError, ValueError):
+                if _get_json(base + "/api/state")["status"] in ("running", "no_runner"):
+                    break
+            time.sleep(0.5)
+        else:
+            pytest.fail("service did not start: " + (tmp / "serve.log").read_text()[-2000:])
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            assert proc.wait(timeout=15) == 0, "service did not exit cleanly on SIGTERM"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+
+
+@pytest.mark.parametrize("clip_name", ["demo", "treadmill"])
+def test_live_page_and_session(clip_name: str, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)")
+    clip, extra_env = CLIPS[clip_name]
+    if not clip.is_file():
+        pytest.skip(f"{clip} not present")
+    from playwright.sync_api import expect, sync_playwright
+
+    OUT.mkdir(exist_ok=True)
+    with _service(clip, extra_env, tmp_path) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        ctx = browser.new_context(viewport={"width": 1180, "height": 820}, accept_downloads=True)
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(base + "/")
+
+        # The class letter and the hip-extension value change as strides complete.
+        letters, exts = set(), set()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and (len(exts) < 3 or not letters):
+            letter = page.inner_text("#class-letter").strip()
+            if letter in ("A", "B", "C", "D"):
+                letters.add(letter)
+            exts.add(page.inner_text("#m-ext").strip())
+            page.wait_for_timeout(300)
+        assert letters, "no class letter appeared"
+        assert len(exts - {"–"}) >= 2, f"hip extension did not change: {exts}"
+        page.wait_for_timeout(1500)  # let the plot and camera view fill
+        page.screenshot(path=str(OUT / f"live-{clip_name}-tablet.png"))
+
+        # Unlock with the PIN, start a session.
+        page.goto(base + "/login?next=/")
+        page.fill("#pin", "0000")
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#login-error")).to_contain_text("wrong PIN")
+        page.fill("#pin", PIN)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(base + "/")
+        page.fill("#runner", "Test Runner")
+        page.fill("#speed", "11.5")
+        page.click("#start-btn")
+        expect(page.locator("#session-active")).to_be_visible(timeout=10_000)
+        expect(page.locator("#session-label")).to_contain_text("Test Runner")
+        sid = _get_json(base + "/api/sessions")["active_session_id"]
+        assert sid is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if _get_json(f"{base}/api/sessions/{sid}")["session"]["stride_count"] >= 3:
+                break
+            time.sleep(1)
+        page.screenshot(path=str(OUT / f"live-{clip_name}-recording.png"))
+        page.click("#stop-btn")
+        page.wait_for_url(f"{base}/sessions/{sid}")
+        rows = page.locator("#strides-table tbody tr")
+        assert rows.count() >= 3, "the session page lists no strides"
+        with page.expect_download() as dl:
+            page.click("#csv-link")
+        csv_path = OUT / f"session-{clip_name}.csv"
+        dl.value.save_as(csv_path)
+        lines = csv_path.read_text().splitlines()
+        assert lines[0].startswith("id,session_id,leg") and len(lines) >= 4
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(OUT / f"session-{clip_name}.png"), full_page=True)
+        page.emulate_media(media="print")
+        page.screenshot(path=str(OUT / f"report-{clip_name}-print.png"), full_page=True)
+        page.pdf(path=str(OUT / f"report-{clip_name}.pdf"), format="A4", print_background=True)
+        page.emulate_media(media="screen")
+
+        # Phone layout of the live page.
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+        p2 = phone.new_page()
+        p2.goto(base + "/")
+        p2.wait_for_timeout(2500)
+        p2.screenshot(path=str(OUT / f"live-{clip_name}-phone.png"), full_page=True)
+        browser.close()
+        # The one expected failure: the wrong PIN tried on purpose (401).
+        assert not [e for e in errors if "401" not in e], errors

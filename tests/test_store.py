@@ -1,0 +1,95 @@
+"""Store: schema, sessions, one transaction per stride, snapshots and the low-disk switch."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hipcam.service.state import StrideRecord, stride_from_mapping
+from hipcam.service.store import SCHEMA_VERSION, SessionConflict, Store, StoreError
+
+
+def _stride(leg: str = "left", cls: str = "B", ext: float = 12.0) -> StrideRecord:
+    return stride_from_mapping(
+        {"leg": leg, "class": cls, "hip_extension_deg": ext, "trunk_lean_deg": 4.0, "confidence": 0.8,
+         "frame_start": 1, "frame_end": 30, "t_start": 0.0, "t_end": 1.0}
+    )  # fmt: skip
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "data", min_free_mb=10)
+    yield s
+    s.close()
+
+
+def test_schema_and_pragmas(store: Store) -> None:
+    assert store.schema_version() == SCHEMA_VERSION
+    db = sqlite3.connect(store.data_dir / "hipcam.sqlite3")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_session_lifecycle(store: Store) -> None:
+    s = store.start_session("Ann", 10.5)
+    assert s["active"] and s["runner"] == "Ann"
+    with pytest.raises(SessionConflict):
+        store.start_session()
+    sid = store.add_stride(s["id"], _stride(), b"\xff\xd8fakejpeg")
+    store.add_stride(s["id"], _stride("right", "C", 5.0))
+    assert store.snapshot_path(s["id"], sid) is not None
+    stopped = store.stop_session()
+    assert stopped["ended_at"] is not None and stopped["stride_count"] == 2
+    with pytest.raises(SessionConflict):
+        store.stop_session()
+    summary = store.session_summary(s["id"])
+    assert summary["legs"]["left"]["counts"]["B"] == 1 and summary["best_stride_id"] == sid
+    csv_text = store.export_csv(s["id"])
+    assert csv_text is not None and csv_text.count("\n") == 3
+    assert store.set_notes(s["id"], "good")
+    assert store.delete_session(s["id"]) and store.get_session(s["id"]) is None
+    assert not (store.snapshot_root / str(s["id"])).exists()
+
+
+def test_low_disk_pauses_snapshots(tmp_path: Path) -> None:
+    s = Store(tmp_path, min_free_mb=10**9)
+    session = s.start_session()
+    sid = s.add_stride(session["id"], _stride(), b"jpeg")
+    assert s.disk_state().snapshots_paused
+    assert s.snapshot_path(session["id"], sid) is None
+    assert len(s.strides(session["id"])) == 1  # the stride is still recorded
+    s.close()
+
+
+def test_restart_closes_orphan_session(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    sess = s.start_session("Bo")
+    s.add_stride(sess["id"], _stride())
+    s.close()  # "power cut": never stopped
+    s2 = Store(tmp_path)
+    again = s2.get_session(sess["id"])
+    assert again is not None and again["ended_at"] is not None and s2.active_session_id is None
+    assert len(s2.strides(sess["id"])) == 1
+    s2.close()
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    Store(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "hipcam.sqlite3")
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(tmp_path)
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "hipcam.sqlite3").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError):
+        Store(tmp_path)
+
+
+def test_csv_formula_injection_guard(store: Store) -> None:
+    from hipcam.service.store import _csv_cell
+
+    assert _csv_cell("=cmd()") == "'=cmd()" and _csv_cell(3.0) == 3.0

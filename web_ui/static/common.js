@@ -1,0 +1,38 @@
+/* Shared helpers: JSON requests with the CSRF token, the lock (logout) button. */
+"use strict";
+(function () {
+  function csrf() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+  async function api(method, url, body) {
+    const opts = { method: method, headers: { "X-CSRF-Token": csrf() }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const resp = await fetch(url, opts);
+    let data = null;
+    if (resp.status !== 204) {
+      try { data = await resp.json(); } catch (e) { data = null; }
+    }
+    if (!resp.ok) {
+      const err = new Error((data && data.error) || ("request failed (" + resp.status + ")"));
+      err.status = resp.status;
+      throw err;
+    }
+    return data;
+  }
+  function fmt(v, digits) {
+    return (v === null || v === undefined || Number.isNaN(v)) ? "–" : Number(v).toFixed(digits === undefined ? 1 : digits);
+  }
+  window.hipcam = { api: api, csrf: csrf, fmt: fmt };
+  document.addEventListener("DOMContentLoaded", function () {
+    const out = document.getElementById("logout-btn");
+    if (out) {
+      out.addEventListener("click", async function () {
+        try { await api("POST", "/api/logout"); } finally { window.location.reload(); }
+      });
+    }
+  });
+})();

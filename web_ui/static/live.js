@@ -1,0 +1,218 @@
+/* Live page: SSE state updates, camera view with skeleton, thigh/trunk plot, session start/stop. */
+"use strict";
+(function () {
+  const CLASS = {
+    A: ["Neutral", "No extension beyond neutral"],
+    B: ["True hip extension", "The goal: the thigh moves back from the hip"],
+    C: ["Leaning forward", "Apparent extension from a forward trunk lean"],
+    D: ["Arching the back", "Apparent extension from an arched lower back"]
+  };
+  const EDGES = [[11, 12], [11, 23], [12, 24], [23, 24], [11, 13], [13, 15], [12, 14], [14, 16],
+    [23, 25], [25, 27], [27, 29], [29, 31], [27, 31], [24, 26], [26, 28], [28, 30], [30, 32], [28, 32]];
+  const PLOT_WINDOW_S = 10;
+  const $ = function (id) { return document.getElementById(id); };
+  const fmt = function (v, d) { return window.hipcam.fmt(v, d); };
+  let samples = [];          // [t, thigh, trunk]
+  let state = null;
+  let auth = { logged_in: false, pin_set: false };
+  let connected = false;
+  let sessionLabelFor = null;
+  let source = null;
+
+  function mergeSamples(incoming, full) {
+    if (full) { samples = incoming.slice(); return; }
+    const lastT = samples.length ? samples[samples.length - 1][0] : -Infinity;
+    if (incoming.length && incoming[incoming.length - 1][0] < lastT - 2) samples = [];  // clip looped / clock reset
+    const last = samples.length ? samples[samples.length - 1][0] : -Infinity;
+    incoming.forEach(function (s) { if (s[0] > last) samples.push(s); });
+    const cutoff = samples.length ? samples[samples.length - 1][0] - PLOT_WINDOW_S * 3 : 0;
+    while (samples.length && samples[0][0] < cutoff) samples.shift();
+  }
+
+  function banner() {
+    const b = $("banner");
+    let text = "", kind = "info";
+    if (!connected) { text = "Connection to the device lost – reconnecting…"; kind = "bad"; }
+    else if (state) {
+      if (state.status === "camera_lost") { text = "Camera lost – " + (state.message || "retrying"); kind = "bad"; }
+      else if (state.status === "model_missing") { text = "Model not loaded – " + (state.message || "run hipcam fetch"); kind = "bad"; }
+      else if (state.status === "no_runner") { text = "No runner in view"; kind = "info"; }
+      else if (state.status === "starting") { text = "Starting…"; kind = "info"; }
+      else if (state.flags && state.flags.snapshots_paused) { text = "Disk almost full: stride snapshots paused (live view and strides still recorded)"; kind = "warn"; }
+    }
+    b.hidden = !text;
+    b.textContent = text;
+    b.className = "banner " + kind;
+  }
+
+  function renderClass() {
+    const card = $("class-card");
+    const cls = CLASS[state.current_class] ? state.current_class : null;
+    card.className = "class-card " + (cls ? "cls-" + cls : "cls-none");
+    $("class-letter").textContent = cls || "–";
+    $("class-name").textContent = cls ? CLASS[cls][0] : "Waiting for strides";
+    $("class-meaning").textContent = cls ? CLASS[cls][1] : "Classes appear as strides complete";
+  }
+
+  function renderMetrics() {
+    const live = state.live || {};
+    const strides = state.strides || [];
+    const lastExt = strides.length ? strides[strides.length - 1].hip_extension_deg : null;
+    const ext = live.hip_extension_deg !== null && live.hip_extension_deg !== undefined ? live.hip_extension_deg : lastExt;
+    $("m-ext").textContent = fmt(ext, 0);
+    $("m-lean").textContent = fmt(live.trunk_lean_deg, 0);
+    $("m-cad").textContent = fmt(live.cadence_spm, 0);
+    $("stats").textContent = "fps " + fmt(live.fps, 1) + " · analysis " + fmt(live.inference_ms, 0) + " ms · dropped " +
+      (live.frames_dropped || 0) + " · source " + (state.source || "–");
+  }
+
+  function renderStrips() {
+    ["left", "right"].forEach(function (leg) {
+      const strip = $("strip-" + leg);
+      const mine = (state.strides || []).filter(function (s) { return s.leg === leg; }).slice(-12).reverse();
+      strip.replaceChildren.apply(strip, mine.map(function (s) {
+        const c = document.createElement("span");
+        c.className = "chip cls-" + s["class"];
+        c.textContent = s["class"] === "U" ? "?" : s["class"];
+        c.title = leg + " · ext " + fmt(s.hip_extension_deg, 1) + "° · lean " + fmt(s.trunk_lean_deg, 1) + "°";
+        return c;
+      }));
+      const sum = state.legs && state.legs[leg];
+      $("avg-" + leg).textContent = sum && sum.hip_extension_deg !== null ? fmt(sum.hip_extension_deg, 0) + "°" : "–";
+    });
+  }
+
+  function renderPlot() {
+    if (!samples.length) { window.hipcamPlot.draw($("plot"), [], { xMin: 0, xMax: PLOT_WINDOW_S, yMin: -30, yMax: 40, yStep: 10 }); return; }
+    const tEnd = samples[samples.length - 1][0], tStart = tEnd - PLOT_WINDOW_S;
+    const vis = samples.filter(function (s) { return s[0] >= tStart; });
+    const pts = function (i) { return vis.map(function (s) { return [s[0] - tEnd, s[i]]; }); };
+    window.hipcamPlot.draw($("plot"), [
+      { points: pts(1), color: "#38bdf8", width: 3 },
+      { points: pts(2), color: "#f472b6", width: 3 }
+    ], { xMin: -PLOT_WINDOW_S, xMax: 0, yMin: -30, yMax: 40, yStep: 10, xLabel: "s", aspect: 0.34 });
+  }
+
+  function renderSession() {
+    const sid = state.flags ? state.flags.session_id : null;
+    $("session-idle").hidden = sid !== null && sid !== undefined;
+    $("session-active").hidden = sid === null || sid === undefined;
+    if (sid !== null && sid !== undefined && sessionLabelFor !== sid) {
+      sessionLabelFor = sid;
+      $("session-label").textContent = "Session " + sid;
+      window.hipcam.api("GET", "/api/sessions/" + sid).then(function (d) {
+        const s = d.session;
+        $("session-label").textContent = "Session " + s.id + (s.runner ? " · " + s.runner : "") +
+          (s.treadmill_speed !== null ? " · " + fmt(s.treadmill_speed, 1) + " km/h" : "");
+      }).catch(function () {});
+    }
+  }
+
+  function render() {
+    if (!state) return;
+    renderClass(); renderMetrics(); renderStrips(); renderPlot(); renderSession(); banner();
+  }
+
+  function onState(full) {
+    return function (ev) {
+      const s = JSON.parse(ev.data);
+      mergeSamples(s.samples || [], full);
+      state = s;
+      connected = true;
+      render();
+    };
+  }
+
+  function connect() {
+    if (source) source.close();
+    source = new EventSource("/stream/events");
+    source.addEventListener("full", onState(true));
+    source.addEventListener("tick", onState(false));
+    source.onopen = function () { connected = true; banner(); };
+    source.onerror = function () {
+      connected = false; banner();
+      // The browser retries by itself unless the server refused (e.g. 503 too many viewers).
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+    };
+  }
+
+  /* ---- camera view: JPEG + the landmarks of that same frame ---- */
+  let etag = null;
+  async function pollCamera() {
+    if (document.visibilityState === "visible") {
+      try {
+        const headers = etag ? { "If-None-Match": etag } : {};
+        const resp = await fetch("/stream/frame.jpg", { headers: headers, cache: "no-store" });
+        if (resp.status === 200) {
+          etag = resp.headers.get("ETag");
+          const lmText = resp.headers.get("X-Landmarks");
+          const bmp = await createImageBitmap(await resp.blob());
+          drawCamera(bmp, lmText ? JSON.parse(lmText) : null);
+        }
+      } catch (e) { /* next poll retries */ }
+    }
+    setTimeout(pollCamera, 200);
+  }
+
+  function drawCamera(bmp, lm) {
+    const c = $("camera");
+    if (c.width !== bmp.width || c.height !== bmp.height) { c.width = bmp.width; c.height = bmp.height; }
+    const ctx = c.getContext("2d");
+    ctx.drawImage(bmp, 0, 0);
+    if (!lm) return;
+    const W = c.width, H = c.height, P = function (i) { return [lm[i][0] * W, lm[i][1] * H]; };
+    const vis = function (i) { return lm[i] && lm[i][2] >= 0.3; };
+    const line = function (a, b, color, width) {
+      ctx.strokeStyle = color; ctx.lineWidth = width; ctx.lineCap = "round";
+      ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); ctx.stroke();
+    };
+    EDGES.forEach(function (e) { if (vis(e[0]) && vis(e[1])) line(P(e[0]), P(e[1]), "rgba(255,255,255,0.55)", 2); });
+    const mid = function (a, b) { const p = P(a), q = P(b); return [(p[0] + q[0]) / 2, (p[1] + q[1]) / 2]; };
+    const near = state && state.live ? state.live.leg : null;
+    // Thigh lines (hip -> knee) and the trunk line (hip midpoint -> shoulder midpoint): the angles' sources.
+    [["left", 23, 25], ["right", 24, 26]].forEach(function (l) {
+      if (vis(l[1]) && vis(l[2])) line(P(l[1]), P(l[2]), "#38bdf8", near === l[0] || !near ? 7 : 3);
+    });
+    if (vis(11) && vis(12) && vis(23) && vis(24)) line(mid(23, 24), mid(11, 12), "#f472b6", 6);
+  }
+
+  /* ---- session start / stop ---- */
+  function sessionError(msg) { const e = $("session-error"); e.textContent = msg || ""; e.hidden = !msg; }
+  async function startSession(ev) {
+    ev.preventDefault();
+    sessionError("");
+    if (!auth.pin_set) { sessionError("No device PIN is set: run `hipcam pin-hash` and add it to the config."); return; }
+    if (!auth.logged_in) { window.location.assign("/login?next=/"); return; }
+    const speed = $("speed").value.trim();
+    try {
+      await window.hipcam.api("POST", "/api/sessions", { runner: $("runner").value.trim(), treadmill_speed: speed === "" ? null : speed });
+      $("runner").value = ""; $("speed").value = "";
+    } catch (e) {
+      if (e.status === 401) { window.location.assign("/login?next=/"); return; }
+      sessionError(e.message);
+    }
+  }
+  async function stopSession() {
+    sessionError("");
+    const sid = state && state.flags ? state.flags.session_id : null;
+    if (sid === null || sid === undefined) return;
+    try {
+      await window.hipcam.api("POST", "/api/sessions/" + sid + "/stop");
+      window.location.assign("/sessions/" + sid);
+    } catch (e) {
+      if (e.status === 401) { window.location.assign("/login?next=/"); return; }
+      sessionError(e.message);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", async function () {
+    $("start-form").addEventListener("submit", startSession);
+    $("stop-btn").addEventListener("click", stopSession);
+    try { auth = await window.hipcam.api("GET", "/api/auth"); } catch (e) { /* keep defaults */ }
+    try { const s = await window.hipcam.api("GET", "/api/state"); mergeSamples(s.samples || [], true); state = s; connected = true; render(); }
+    catch (e) { connected = false; banner(); }
+    connect();
+    pollCamera();
+    window.addEventListener("resize", renderPlot);
+  });
+})();

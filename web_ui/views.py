@@ -1,0 +1,100 @@
+"""HTML pages: live view, session list, session report, PIN login."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WResponse
+
+from hipcam.config import HipcamConfig
+from hipcam.service.state import LiveState
+from hipcam.service.store import Store
+from web_ui.security import ApiError
+
+CLASS_INFO: dict[str, tuple[str, str]] = {
+    "A": ("Neutral", "No extension beyond neutral"),
+    "B": ("True hip extension", "The goal: the thigh moves back from the hip"),
+    "C": ("Leaning forward", "Apparent extension from a forward trunk lean"),
+    "D": ("Arching the back", "Apparent extension from an arched lower back"),
+}
+
+
+def _fmt_time(ts: float | None) -> str:
+    if ts is None:
+        return "–"
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    if start is None or end is None:
+        return "running"
+    s = int(end - start)
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def views_blueprint(state: LiveState, store: Store, cfg: HipcamConfig) -> Blueprint:
+    bp = Blueprint("views", __name__)
+    del cfg
+
+    @bp.app_template_filter("when")
+    def _when(ts: float | None) -> str:
+        return _fmt_time(ts)
+
+    @bp.app_template_filter("num")
+    def _num(v: Any, digits: int = 1) -> str:
+        return "–" if v is None else f"{float(v):.{digits}f}"
+
+    @bp.get("/")
+    def live() -> str:
+        return render_template("live.html", classes=CLASS_INFO, page="live")
+
+    @bp.get("/sessions")
+    def sessions() -> str:
+        return render_template("sessions.html", sessions=store.list_sessions(), duration=_duration, page="sessions")
+
+    @bp.get("/sessions/<int:session_id>")
+    def session_page(session_id: int) -> str:
+        found = store.get_session(session_id)
+        if found is None:
+            raise ApiError(404, f"There is no session {session_id}.")
+        strides = store.strides(session_id)
+        summary = store.session_summary(session_id)
+        by_id = {s["id"]: s for s in strides}
+        return render_template(
+            "session.html",
+            s=found,
+            strides=strides,
+            summary=summary,
+            best=by_id.get(summary["best_stride_id"]),
+            worst=by_id.get(summary["worst_stride_id"]),
+            classes=CLASS_INFO,
+            duration=_duration,
+            page="sessions",
+        )
+
+    @bp.get("/login")
+    def login() -> str:
+        return render_template("login.html", next=_safe_next(request.args.get("next")), page="login")
+
+    @bp.get("/favicon.ico")
+    def favicon() -> WResponse:
+        return redirect(url_for("static", filename="icon.svg"))
+
+    @bp.get("/robots.txt")
+    def robots() -> Response:
+        return Response("User-agent: *\nDisallow: /\n", mimetype="text/plain")
+
+    return bp
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths after login (no open redirect)."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
