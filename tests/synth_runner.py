@@ -38,6 +38,8 @@ class RunnerSpec:
     height: int = 480
     seed: int = 0
     scale: float = 1.0  # body size factor
+    overground: bool = False  # walk across the frame: the pelvis moves, the stance foot stays put in the image
+    start_x: float | None = None  # pelvis x at t=0 (px); default: centre, or the left/right edge overground
 
 
 @dataclass
@@ -73,15 +75,19 @@ def generate(spec: RunnerSpec) -> Synth:
     d = 1.0 if spec.direction == "right" else -1.0
     k = spec.scale
     trunk, thigh_len, shank, foot = 150 * k, 105 * k, 100 * k, 45 * k
-    hip0 = np.array([spec.width / 2, spec.height * 0.42])
+    a, b = 0.45 * trunk, 0.55 * trunk  # foot ahead of / behind the pelvis at strike / toe-off
+    # Overground the pelvis moves at the speed the stance foot slides back relative to it on a
+    # treadmill, so the stance foot stands still in the image (relative to the pelvis nothing changes).
+    speed = (a + b) / (spec.duty * period) if spec.overground else 0.0
+    x0 = spec.start_x if spec.start_x is not None else (0.1 * spec.width if d > 0 else 0.9 * spec.width)
+    hip0 = np.array([x0 if spec.overground or spec.start_x is not None else spec.width / 2, spec.height * 0.42])
     ground = hip0[1] + 0.93 * (thigh_len + shank)
     pts = np.full((n, 33, 2), np.nan)
     bob = 4 * k * np.cos(2 * np.pi * 2 * t / period)
-    hip = np.stack([np.full(n, hip0[0]), hip0[1] + bob], axis=-1)
+    hip = np.stack([hip0[0] + d * speed * t, hip0[1] + bob], axis=-1)
     lean = np.radians(spec.trunk_lean_deg + 0.8 * np.sin(2 * np.pi * 2 * t / period))
     sh = hip + trunk * np.stack([d * np.sin(lean), -np.cos(lean)], axis=-1)
     events: list[tuple[float, str, str]] = []
-    a, b = 0.45 * trunk, 0.55 * trunk  # foot ahead of / behind the pelvis at strike / toe-off
     for leg, offset, side in (("right", 0.0, 1.0), ("left", 0.5, -1.0)):
         phase = (t / period + offset) % 1.0
         first = (-offset) % 1.0 * period
@@ -187,3 +193,22 @@ def render_mask(
         mask = np.maximum(mask, _capsule(xx, yy, px[i], px[j], r * trunk))
     mask = np.maximum(mask, _capsule(xx, yy, px[0], (px[7] + px[8]) / 2, 0.13 * trunk))
     return mask.astype(np.float32)
+
+
+LEG_PARTS = {"left": (23, 25, 27, 29, 31), "right": (24, 26, 28, 30, 32)}  # hip, knee, ankle, heel, foot tip
+
+
+def swap_legs(series: LandmarkSeries, frames: np.ndarray) -> None:
+    """Exchange the left and right leg landmarks in `frames` (BlazePose's label swap), in place."""
+    lm = series.image_landmarks
+    left, right = list(LEG_PARTS["left"]), list(LEG_PARTS["right"])
+    lm[np.ix_(frames, np.array(left + right))] = lm[np.ix_(frames, np.array(right + left))]
+
+
+def snap_foot(series: LandmarkSeries, leg: str, frames: np.ndarray, dx: float, dy: float) -> None:
+    """Misplace a leg's ankle, heel and foot tip by (dx, dy) normalized units in `frames`, in place
+    (BlazePose putting a swinging foot on the handrail)."""
+    lm = series.image_landmarks
+    for j in LEG_PARTS[leg][2:]:
+        lm[frames, j, 0] += dx
+        lm[frames, j, 1] += dy

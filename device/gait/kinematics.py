@@ -10,8 +10,10 @@ Shared by the offline and live paths. All angles in degrees, after camera-roll c
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy import ndimage, signal
+from scipy import signal
 
 from hipcam.gait.params import GaitParams
 from hipcam.skeleton import LEG_JOINTS, PRESENCE, VISIBILITY
@@ -94,8 +96,11 @@ def _mid(p: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
     return _nanmean(p[..., list(pair), :], axis=-2)
 
 
-def frame_signals(xy: np.ndarray, ok: np.ndarray, d: int) -> np.ndarray:
-    """Levelled pixel landmarks [N, 33, 2] (+ joint_ok [N, 33]) -> signals [N, len(CHANNELS)]."""
+def frame_signals(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> np.ndarray:
+    """Levelled pixel landmarks [N, 33, 2] (+ joint_ok [N, 33]) -> signals [N, len(CHANNELS)].
+
+    d: running direction, +1/-1, or one per frame [N] (identity segments may run either way).
+    """
     p = _masked(np.asarray(xy, dtype=np.float64), ok)
     sh, hp = _mid(p, _SHOULDERS), _mid(p, _HIPS)
     trunk_vec = sh - hp
@@ -190,25 +195,34 @@ def zero_lag(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
 
 
 class CausalFilter:
-    """Per-channel causal sosfilt with state; a channel restarts cleanly after a NaN gap."""
+    """Per-channel causal sosfilt with state; a channel restarts cleanly after a NaN gap.
+
+    One sample of all channels at a time, vectorized over the channels (transposed direct form II,
+    as scipy's sosfilt): a per-channel sosfilt call costs ~0.2 ms each, too much per frame on a Pi.
+    """
 
     def __init__(self, sos: np.ndarray, channels: int) -> None:
-        self._sos = sos
-        self._zi0 = signal.sosfilt_zi(sos)  # steady-state for a unit step
-        self._zi: list[np.ndarray | None] = [None] * channels
+        self._sos = np.asarray(sos, dtype=np.float64)
+        self._zi0 = signal.sosfilt_zi(sos)  # [sections, 2] steady state for a unit step
+        self._z = np.zeros((channels, len(self._sos), 2))
+        self._live = np.zeros(channels, dtype=bool)
 
     def step(self, row: np.ndarray) -> np.ndarray:
-        out = np.full(row.shape, np.nan)
-        for c, value in enumerate(row):
-            if not np.isfinite(value):
-                self._zi[c] = None
-                continue
-            zi = self._zi[c]
-            if zi is None:
-                zi = self._zi0 * value  # start as if the signal had been constant: no start-up transient
-            y, self._zi[c] = signal.sosfilt(self._sos, [value], zi=zi)
-            out[c] = y[0]
-        return out
+        x = np.asarray(row, dtype=np.float64)
+        finite = np.isfinite(x)
+        start = finite & ~self._live
+        # A (re)starting channel begins as if the signal had been constant: no start-up transient.
+        self._z[start] = self._zi0[None] * x[start, None, None]
+        self._live = finite
+        y = np.where(finite, x, 0.0)
+        z = self._z
+        for k, (b0, b1, b2, _, a1, a2) in enumerate(self._sos):
+            xin = y
+            y = b0 * xin + z[:, k, 0]
+            z0 = b1 * xin - a1 * y + z[:, k, 1]
+            z[:, k, 1] = np.where(finite, b2 * xin - a2 * y, z[:, k, 1])
+            z[:, k, 0] = np.where(finite, z0, z[:, k, 0])
+        return np.where(finite, y, np.nan)
 
 
 # --- outliers --------------------------------------------------------------------------------
@@ -223,26 +237,41 @@ def odd_window(frames: float) -> int:
     return n if n % 2 else n + 1
 
 
-def _fill_nearest(a: np.ndarray) -> np.ndarray:
-    """Replace NaN along axis 0 by the nearest finite sample (only to feed the median filter)."""
-    out = a.copy()
-    flat = out.reshape(out.shape[0], -1)
-    idx = np.arange(flat.shape[0])
-    for c in range(flat.shape[1]):
-        good = np.isfinite(flat[:, c])
-        if good.any() and not good.all():
-            nearest = np.interp(idx, idx[good], idx[good])
-            flat[:, c] = flat[np.rint(nearest).astype(np.intp), c]
+def _trailing_median_last(a: np.ndarray, window: int) -> np.ndarray:
+    """running_nanmedian(a, window, centered=False), computed for the last sample only (rest NaN)."""
+    out = np.full(a.shape, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out[-1] = np.nanmedian(a[-window:], axis=0)
     return out
 
 
-def outlier_joints(xy: np.ndarray, ok: np.ndarray, window: int, threshold: float, centered: bool) -> np.ndarray:
+def running_nanmedian(a: np.ndarray, window: int, centered: bool) -> np.ndarray:
+    """Median over `window` samples along axis 0 ignoring NaN (centered, or trailing: ending at each sample).
+
+    Missing samples are left out rather than filled: filling a rejected glitch with its nearest value
+    would copy the glitch's edge into the window and drag the median toward it.
+    """
+    half = window // 2
+    before, after = (half, half) if centered else (window - 1, 0)
+    pad = np.full((before + a.shape[0] + after, *a.shape[1:]), np.nan)
+    pad[before : before + a.shape[0]] = a
+    win = np.lib.stride_tricks.sliding_window_view(pad, window, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
+        return np.nanmedian(win, axis=-1)
+
+
+def outlier_joints(
+    xy: np.ndarray, ok: np.ndarray, window: int, threshold: float, centered: bool, last_only: bool = False
+) -> np.ndarray:
     """bool [N, 33]: leg joints that jump away from their running median (a Hampel-type test).
 
     BlazePose briefly snaps a leg onto nearby structures (a treadmill handrail) or swaps the legs for
     a few frames; such a joint sits far (> threshold trunk lengths) from the median of its neighbours.
     centered=True (offline) uses the median of the window around each frame; False (live) the median
     of the window ending at each frame, which lags fast swings and so needs a looser threshold.
+    last_only: judge the last frame only (the live path; the other rows come back False).
     """
     n = xy.shape[0]
     out = np.zeros(ok.shape, dtype=bool)
@@ -252,9 +281,7 @@ def outlier_joints(xy: np.ndarray, ok: np.ndarray, window: int, threshold: float
     pts = np.where(ok[:, joints, None], xy[:, joints, :], np.nan)
     if not np.isfinite(pts).any():
         return out
-    filled = _fill_nearest(pts)
-    origin = 0 if centered else window // 2
-    med = ndimage.median_filter(filled, size=(window, 1, 1), mode="nearest", origin=(origin, 0, 0))
+    med = _trailing_median_last(pts, window) if last_only else running_nanmedian(pts, window, centered)
     sh, hp = _mid(np.where(ok[..., None], xy, np.nan), _SHOULDERS), _mid(np.where(ok[..., None], xy, np.nan), _HIPS)
     trunk = np.hypot(*(sh - hp).T)
     scale = float(np.nanmedian(trunk)) if np.isfinite(trunk).any() else np.nan
@@ -264,3 +291,101 @@ def outlier_joints(xy: np.ndarray, ok: np.ndarray, window: int, threshold: float
         far = np.hypot(*(pts - med).transpose(2, 0, 1)) > threshold * scale
     out[:, joints] = far
     return out
+
+
+# --- leg swaps and identity switches ---------------------------------------------------------
+
+_SWAP_JOINTS = ("knee", "ankle", "heel", "foot_index")
+
+
+def _trunk_scale(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    p = np.where(ok[..., None], xy, np.nan)
+    sh, hp = _mid(p, _SHOULDERS), _mid(p, _HIPS)
+    return np.hypot(*(sh - hp).T)
+
+
+def repair_swaps(
+    xy: np.ndarray, ok: np.ndarray, window: int, centered: bool, margin: float = 0.6, last_only: bool = False
+) -> np.ndarray:
+    """bool [N]: frames whose left/right leg labels are swapped; xy and ok are swapped in place there.
+
+    In a side view the two legs overlap and BlazePose sometimes exchanges their labels for a few frames
+    (mostly as the swinging leg passes the stance leg). Each leg's knee/ankle/heel/foot tip are compared
+    with both legs' running medians (window frames; centered offline, trailing live); when the crossed
+    assignment is closer by more than `margin` trunk lengths (summed over the joints) the labels are
+    exchanged (the margin is summed over both legs). The medians follow the majority labelling, so a swap shorter than half the window is
+    repaired; a whole-clip consistent mislabelling is not (and needs no repair). last_only: the live
+    path, judging the last frame against the trailing median only.
+    """
+    n = xy.shape[0]
+    swapped = np.zeros(n, dtype=bool)
+    if n < 3 or window < 3:
+        return swapped
+    lj = [LEG_JOINTS["left"][j] for j in _SWAP_JOINTS]
+    rj = [LEG_JOINTS["right"][j] for j in _SWAP_JOINTS]
+    both = lj + rj
+    pts = np.where(ok[:, both, None], xy[:, both, :], np.nan)
+    if not np.isfinite(pts).any():
+        return swapped
+    med = _trailing_median_last(pts, window) if last_only else running_nanmedian(pts, window, centered)
+    k = len(_SWAP_JOINTS)
+
+    def cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _nanmean(np.hypot(*(a - b).transpose(2, 0, 1)), axis=1)  # mean joint distance [N]
+
+    with np.errstate(invalid="ignore"):
+        same = cost(pts[:, :k], med[:, :k]) + cost(pts[:, k:], med[:, k:])
+        cross = cost(pts[:, :k], med[:, k:]) + cost(pts[:, k:], med[:, :k])
+        scale = _trunk_scale(xy, ok)
+        swapped = np.isfinite(same) & np.isfinite(cross) & (same - cross > margin * scale)
+    if swapped.any():
+        idx = np.flatnonzero(swapped)
+        for a, b in zip([*lj, LEG_JOINTS["left"]["hip"]], [*rj, LEG_JOINTS["right"]["hip"]], strict=True):
+            xy[idx, a], xy[idx, b] = xy[idx, b].copy(), xy[idx, a].copy()
+            ok[idx, a], ok[idx, b] = ok[idx, b].copy(), ok[idx, a].copy()
+    return swapped
+
+
+def identity_segments(xy: np.ndarray, ok: np.ndarray, max_jump: float = 1.0, max_scale: float = 1.4) -> np.ndarray:
+    """int [N]: segment id per frame; a new segment starts where the tracked person changes.
+
+    With several people in view the pose tracker can jump from one to another (the reference outdoor
+    clip holds three). Between consecutive frames with a pose, a jump of the hip midpoint by more than
+    `max_jump` trunk lengths, or a change of the trunk length by more than a factor `max_scale`, starts
+    a new segment; strides never span segments and the ground level is taken per segment.
+    """
+    p = np.where(ok[..., None], xy, np.nan)
+    hp = _mid(p, _HIPS)
+    trunk = _trunk_scale(xy, ok)
+    seg = np.zeros(xy.shape[0], dtype=np.intp)
+    current, last = 0, -1
+    for i in range(xy.shape[0]):
+        if np.isfinite(hp[i]).all() and np.isfinite(trunk[i]) and trunk[i] > 0:
+            if last >= 0:
+                jump = float(np.hypot(*(hp[i] - hp[last]))) / max(trunk[i], trunk[last])
+                ratio = max(trunk[i], trunk[last]) / min(trunk[i], trunk[last])
+                # A plain dropped frame or two does not start a segment; the allowed jump grows with the gap.
+                if jump > max_jump * max(1, (i - last) / 3) or ratio > max_scale:
+                    current += 1
+            last = i
+        seg[i] = current
+    return seg
+
+
+def body_width(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """[...]: horizontal shoulder (or hip, the larger) width / trunk length. ~0-0.25 in a side view,
+    0.4-0.8 facing the camera; NaN without the joints."""
+    p = np.where(ok[..., None], xy, np.nan)
+    trunk = np.hypot(*np.moveaxis(_mid(p, _SHOULDERS) - _mid(p, _HIPS), -1, 0))
+    widths = np.stack([np.abs(p[..., a, 0] - p[..., b, 0]) for a, b in (_SHOULDERS, _HIPS)], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.max(widths, axis=-1) / trunk
+
+
+def side_view(xy: np.ndarray, ok: np.ndarray, max_width: float, window: int) -> np.ndarray:
+    """bool [N]: the person is seen from the side (body width below max_width trunk lengths), judged on
+    the running median over `window` frames (one turned frame does not break a stride). Gait events
+    need a side view: facing the camera the feet move sideways in the image, not fore-aft."""
+    w = running_nanmedian(body_width(xy, ok), max(1, window), centered=True)
+    with np.errstate(invalid="ignore"):
+        return ~(w > max_width)  # unknown width (NaN): leave the frame to the other tests

@@ -1,22 +1,29 @@
-"""Live gait analysis, one frame at a time, with the offline path's angle, event and stride functions.
+"""Live gait analysis, one frame at a time, with the offline path's angle and stride functions.
 
-Causal Butterworth (sosfilt with state) on the same signals as offline; events come from the same
-find_foot_events() run on the recent buffer: a foot strike is confirmed once the heel has moved back
-by `event_prominence` after its forward extreme, and its frame is corrected for the filter's group
-delay. A stride is measured and classified by the shared measure_stride() as soon as the next foot
-strike of the same leg is confirmed.
+Angles: causal Butterworth (sosfilt with state) on the same signals as offline, read back with the
+filter's group delay removed. Events: a `StreamingPeak` per leg on the unfiltered heel / foot-tip
+forward positions (after the live leg-swap repair and outlier test), so no filter delay: a foot strike
+is confirmed as soon as the heel has moved `event_confirm_drop` back from its forward extreme for
+`event_confirm_s` (1 frame at 30-60 fps, 2 at 240 fps). A stride is measured and classified by the
+shared measure_stride() in the update that confirms the next foot strike of the same leg.
+
+Time base: the frame rate is estimated from the t_s timestamps (median frame interval, which a few
+dropped frames do not move) and replaces fps_hint when they disagree by more than 3 %; stride times
+come from the timestamps, so a dropped frame does not shorten a stride. Frame numbers stay one per
+update() call (the service keys its snapshot ring by them).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from hipcam.gait import mask_features as mf
-from hipcam.gait.events import find_foot_events, toe_off_between
+from hipcam.gait.events import JumpGate, StreamingPeak, toe_off_between
 from hipcam.gait.kinematics import (
     CHANNELS,
     HEEL,
@@ -27,16 +34,18 @@ from hipcam.gait.kinematics import (
     TOE_Y,
     TRUNK,
     CausalFilter,
+    body_width,
     design_filter,
     direction_name,
     direction_votes,
-    fill_gaps,
     frame_signals,
     group_delay_frames,
+    identity_segments,
     joint_ok,
     leg_visibility,
     odd_window,
     outlier_joints,
+    repair_swaps,
     resolve_direction,
 )
 from hipcam.gait.level import level_landmarks
@@ -47,6 +56,10 @@ from hipcam.skeleton import NUM_LANDMARKS
 _DIRECTION_VOTES = 15  # frames of votes before the running direction is locked
 _LIVE_OUTLIER_SLACK = 1.5  # the trailing median lags fast swings: looser threshold than offline
 _MAX_STRIDES_KEPT = 200
+_FPS_SAMPLES = 64  # frame intervals in the running median that estimates the frame rate
+_FPS_MIN_SAMPLES = 10
+_FPS_TOLERANCE = 0.03
+_GROUND_EVERY = 8  # frames between updates of the ground level (a percentile of the buffer)
 
 
 @dataclass
@@ -78,24 +91,53 @@ class LiveGait:
         if not (math.isfinite(fps_hint) and 1.0 <= fps_hint <= 10000.0):
             raise ValueError(f"fps_hint {fps_hint} out of range 1..10000")
         self.params = params
-        self.fps = float(fps_hint)
+        self.fps_hint = float(fps_hint)
         self.roll_deg = float(roll_deg)
         self.width, self.height = frame_size
-        self._sos = design_filter(self.fps, params)
-        self._delay = round(group_delay_frames(self._sos))
-        self._capacity = int((params.max_stride_s + 1.0) * self.fps) + 8
-        self._outlier_window = odd_window(params.outlier_window_s * self.fps)
-        self._reset_buffers()
         self._votes = 0.0
         self._vote_frames = 0
         self._d = resolve_direction(params, 0.0)
         self._frame = -1
+        self._t_prev: float | None = None
+        self._dts: list[float] = []
         self._vis_avg = {leg: 0.0 for leg in LEGS}
-        self._last: dict[tuple[str, str], int] = {}  # (leg, type) -> frame of the last accepted event
+        self._widths: list[float] = []
+        self._last_pose: tuple[np.ndarray, np.ndarray] = (
+            np.full((NUM_LANDMARKS, 2), np.nan),
+            np.zeros(NUM_LANDMARKS, dtype=bool),
+        )
+        self._last_pose_frame = -1
+        self.strides: list[Stride] = []
+        self.latencies_frames: list[int] = []  # update index minus the frame of each stride-closing strike
+        self._configure(self.fps_hint)
+
+    def _configure(self, fps: float) -> None:
+        """(Re)build everything that depends on the frame rate; the buffers restart at the current frame."""
+        p = self.params
+        self.fps = fps
+        self._sos = design_filter(fps, p)
+        self._delay = round(group_delay_frames(self._sos))
+        self._capacity = int((p.max_stride_s + 1.0) * fps) + 8
+        self._outlier_window = odd_window(p.outlier_window_s * fps)
+        self._last_strike: dict[str, int | None] = {leg: None for leg in LEGS}
         self._to: dict[str, list[int]] = {leg: [] for leg in LEGS}
         self._durations: dict[str, list[float]] = {leg: [] for leg in LEGS}
-        self.strides: list[Stride] = []
-        self.latencies_frames: list[int] = []  # confirmation delay of each stride-closing foot strike
+        self._reset_buffers()
+
+    def _new_detectors(self) -> None:
+        p = self.params
+        confirm = max(1, math.ceil(p.event_confirm_s * self.fps - 1e-9))
+        distance = max(1, int(0.8 * p.min_stride_s * self.fps))
+        self._strike_det = {
+            leg: StreamingPeak(p.event_prominence, p.event_confirm_drop, confirm, distance) for leg in LEGS
+        }
+        self._toe_det = {
+            leg: StreamingPeak(p.event_prominence, p.event_confirm_drop, confirm, distance) for leg in LEGS
+        }
+        self._ground: dict[str, tuple[float, float]] = {leg: (math.nan, math.nan) for leg in LEGS}
+        self._mid: dict[str, tuple[float, float]] = {leg: (math.nan, math.nan) for leg in LEGS}
+        step, resync = p.event_max_speed / self.fps, max(2, round(0.1 * self.fps))
+        self._gates = {(leg, c): JumpGate(step, resync) for leg in LEGS for c in ("heel", "toe")}
 
     def _reset_buffers(self) -> None:
         self._filter = CausalFilter(self._sos, len(CHANNELS))
@@ -103,9 +145,11 @@ class LiveGait:
         self._ok: list[np.ndarray] = []
         self._raw: list[np.ndarray] = []
         self._filt: list[np.ndarray] = []
+        self._t: list[float] = []
         self._vis: dict[str, list[float]] = {leg: [] for leg in LEGS}
         self._mask: list[np.ndarray] = []
-        self._base = 0  # absolute frame of buffer index 0
+        self._base = self._frame + 1  # absolute frame of buffer index 0
+        self._new_detectors()
 
     @property
     def direction(self) -> str:
@@ -122,33 +166,81 @@ class LiveGait:
         d = resolve_direction(self.params, self._votes)
         if d != self._d:  # early flip: the buffered signals used the other sign
             self._d = d
-            base = self._frame
+            self._frame -= 1  # the buffers restart at the current frame
             self._reset_buffers()
-            self._base = base
+            self._frame += 1
 
-    def _append(self, xy: np.ndarray, ok: np.ndarray, vis: dict[str, float], mask_row: np.ndarray) -> None:
+    def _check_identity(self, xy: np.ndarray, ok: np.ndarray) -> None:
+        """Restart (buffers, detectors, direction vote) when the tracked person changes (a jump of the
+        hip midpoint or of the body size, as kinematics.identity_segments offline)."""
+        gap = self._frame - self._last_pose_frame
+        pair_xy = np.full((gap + 1, NUM_LANDMARKS, 2), np.nan)
+        pair_ok = np.zeros((gap + 1, NUM_LANDMARKS), dtype=bool)
+        pair_xy[0], pair_ok[0], pair_xy[-1], pair_ok[-1] = *self._last_pose, xy, ok
+        self._last_pose, self._last_pose_frame = (xy, ok), self._frame
+        seg = identity_segments(pair_xy, pair_ok) if gap <= self._capacity else np.array([0, 1])
+        if seg[-1] == seg[0]:
+            return
+        self._votes, self._vote_frames = 0.0, 0
+        self._last_strike = {leg: None for leg in LEGS}
+        self._to = {leg: [] for leg in LEGS}
+        self._durations = {leg: [] for leg in LEGS}
+        self._frame -= 1
+        self._reset_buffers()
+        self._frame += 1
+
+    def _facing_camera(self, xy: np.ndarray, ok: np.ndarray) -> bool:
+        """Not a side view (median body width over the last ~0.3 s above max_body_width)."""
+        self._widths.append(float(body_width(xy, ok)))
+        del self._widths[: -max(1, round(0.3 * self.fps))]
+        widths = [w for w in self._widths if math.isfinite(w)]
+        return bool(widths) and float(np.median(widths)) > self.params.max_body_width
+
+    def _update_rate(self, t_s: float) -> None:
+        """Estimate the frame rate from the timestamps; adopt it when fps_hint (or the last estimate) is off."""
+        if not math.isfinite(t_s):
+            return
+        if self._t_prev is not None and t_s > self._t_prev:
+            self._dts.append(t_s - self._t_prev)
+            del self._dts[:-_FPS_SAMPLES]
+        self._t_prev = t_s
+        if len(self._dts) < _FPS_MIN_SAMPLES:
+            return
+        est = 1.0 / float(np.median(self._dts))
+        if 1.0 <= est <= 10000.0 and abs(est / self.fps - 1.0) > _FPS_TOLERANCE:
+            self._frame -= 1
+            self._configure(est)
+            self._frame += 1
+
+    def _append(self, t_s: float, xy: np.ndarray, ok: np.ndarray, vis: dict[str, float], mask_row: np.ndarray) -> None:
         if xy.size:
+            xy, ok = xy.copy(), ok.copy()
             self._xy.append(xy)
             self._ok.append(ok)
             win = self._outlier_window
             if len(self._xy) >= win:
+                pts, oks = np.stack(self._xy[-win:]), np.stack(self._ok[-win:])
+                # Trailing-window versions of the offline leg-swap repair and outlier test (last row only).
+                if repair_swaps(pts, oks, win, centered=False, last_only=True)[-1]:
+                    xy[:], ok[:] = pts[-1], oks[-1]
                 thr = self.params.outlier_threshold * _LIVE_OUTLIER_SLACK
-                out = outlier_joints(np.stack(self._xy[-win:]), np.stack(self._ok[-win:]), win, thr, centered=False)
-                ok = ok & ~out[-1]
-                self._ok[-1] = ok
+                ok &= ~outlier_joints(pts, oks, win, thr, centered=False, last_only=True)[-1]
             raw = frame_signals(xy[None], ok[None], self._d)[0]
         else:
             self._xy.append(np.full((NUM_LANDMARKS, 2), np.nan))
             self._ok.append(np.zeros(NUM_LANDMARKS, dtype=bool))
             raw = np.full(len(CHANNELS), np.nan)
         self._raw.append(raw)
+        self._t.append(t_s)
         self._filt.append(self._filter.step(raw))
         for leg in LEGS:
             self._vis[leg].append(vis[leg])
         self._mask.append(mask_row)
         excess = len(self._raw) - self._capacity
         if excess > 0:
-            buffers: list[list[Any]] = [self._xy, self._ok, self._raw, self._filt, self._mask, *self._vis.values()]
+            buffers: list[list[Any]] = [
+                self._xy, self._ok, self._raw, self._filt, self._t, self._mask, *self._vis.values()
+            ]  # fmt: skip
             for buf in buffers:
                 del buf[:excess]
             self._base += excess
@@ -156,6 +248,7 @@ class LiveGait:
     def update(self, t_s: float, landmarks: np.ndarray | None, mask_features: np.ndarray | None = None) -> LiveUpdate:
         """Feed one frame (landmarks [33, 5] normalized as in the landmarks file, or None if no pose)."""
         self._frame += 1
+        self._update_rate(float(t_s))
         mask_row = np.full(len(mf.FEATURE_NAMES), np.nan)
         if mask_features is not None and np.shape(mask_features) == mask_row.shape:
             mask_row = np.asarray(mask_features, dtype=np.float64)
@@ -167,11 +260,15 @@ class LiveGait:
             ok = joint_ok(lm, self.params)
             if ok.any():
                 xy = level_landmarks(lm, self.width, self.height, self.roll_deg)
-                self._update_direction(xy, ok)
-                vis = {leg: float(leg_visibility(lm, leg)) for leg in LEGS}
+                self._check_identity(xy, ok)
+                if self._facing_camera(xy, ok):
+                    xy = np.zeros((0, 2))  # no side view: no events or angles from this frame
+                else:
+                    self._update_direction(xy, ok)
+                    vis = {leg: float(leg_visibility(lm, leg)) for leg in LEGS}
         for leg in LEGS:
             self._vis_avg[leg] += 0.05 * (vis[leg] - self._vis_avg[leg])
-        self._append(xy, ok, vis, mask_row)
+        self._append(float(t_s), xy, ok, vis, mask_row)
         events, strides = self._detect()
         return self._make_update(t_s, events, strides)
 
@@ -203,62 +300,99 @@ class LiveGait:
             current=rolling_summary(self.strides, self.params.rolling_strides),
         )
 
-    def _accept(self, leg: str, kind: str, frame: int) -> bool:
-        gap = 0.5 * self.params.min_stride_s * self.fps
-        last = self._last.get((leg, kind))
-        if last is not None and frame <= last + gap:
-            return False
-        self._last[(leg, kind)] = frame
-        return True
+    def _usable(self, leg: str, row: np.ndarray) -> tuple[bool, bool]:
+        """(heel, foot tip) may be a foot strike / toe-off: near the ground and in the right half of the
+        foot's fore-aft range.
+
+        Ground: within ground_band of the 95th percentile of the buffered heights. Range: a strike lands
+        in the front half of the heel's 10th-90th percentile range, a toe-off leaves in the rear half of
+        the foot tip's; this rejects a swinging foot that BlazePose briefly puts on the ground behind
+        the body (a causal detector cannot wait to see that it was a glitch).
+        """
+        n = len(self._raw)
+        if n % _GROUND_EVERY == 1 or not math.isfinite(self._ground[leg][0]):
+            hist = np.asarray(self._raw)[:, [HEEL_Y[leg], TOE_Y[leg], HEEL[leg], TOE[leg]]]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN early on
+                ground = np.nanpercentile(hist[:, :2], 95, axis=0)
+                lo, hi = np.nanpercentile(hist[:, 2:], [10, 90], axis=0)
+            self._ground[leg] = (float(ground[0]), float(ground[1]))
+            self._mid[leg] = (float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2))
+        if n < self.params.min_stride_s * self.fps:
+            return False, False  # too little history for the ground level and the foot's range
+        band = self.params.ground_band
+        (heel_g, toe_g), (heel_mid, toe_mid) = self._ground[leg], self._mid[leg]
+        with np.errstate(invalid="ignore"):
+            heel = bool(row[HEEL_Y[leg]] >= heel_g - band and not row[HEEL[leg]] < heel_mid)
+            toe = bool(row[TOE_Y[leg]] >= toe_g - band and not row[TOE[leg]] > toe_mid)
+        return heel, toe
 
     def _detect(self) -> tuple[list[GaitEvent], list[Stride]]:
-        if len(self._filt) < 5:
-            return [], []
-        filt = np.asarray(self._filt)
-        raw = np.asarray(self._raw)
-        bridged = fill_gaps(raw, 2)  # a dropped frame or two still counts as measured
+        row = self._raw[-1]
+        i = self._frame
         events: list[GaitEvent] = []
         strides: list[Stride] = []
-        shift = self._base - self._delay  # buffer index -> event frame (group delay removed)
         for leg in LEGS:
-            fs, to = find_foot_events(
-                filt[:, HEEL[leg]], filt[:, TOE[leg]], filt[:, HEEL_Y[leg]], filt[:, TOE_Y[leg]], self.fps,
-                self.params, measured=(np.isfinite(bridged[:, HEEL[leg]]), np.isfinite(bridged[:, TOE[leg]])),
-                raw=(raw[:, HEEL[leg]], raw[:, TOE[leg]]),
-            )  # fmt: skip
-            for t in to:
-                if self._accept(leg, "toe_off", int(t) + shift):
-                    self._to[leg].append(int(t) + shift)
-                    events.append(GaitEvent(int(t) + shift, leg, "toe_off"))
-            for f in fs:
-                prev = self._last.get((leg, "foot_strike"))
-                frame = int(f) + shift
-                if not self._accept(leg, "foot_strike", frame):
-                    continue
-                events.append(GaitEvent(frame, leg, "foot_strike"))
-                self.latencies_frames.append(self._frame - frame)
-                if prev is not None and (frame - prev) / self.fps <= self.params.max_stride_s:
-                    stride = self._stride(leg, prev, frame, filt, shift)
-                    if stride is not None:
-                        strides.append(stride)
+            heel_ok, toe_ok = self._usable(leg, row)
+            heel = self._gates[(leg, "heel")].step(i, float(row[HEEL[leg]]))
+            toe = self._gates[(leg, "toe")].step(i, float(row[TOE[leg]]))
+            t = self._toe_det[leg].step(i, -toe, toe_ok)
+            if t is not None:
+                self._to[leg].append(t)
+                events.append(GaitEvent(t, leg, "toe_off"))
+            f = self._strike_det[leg].step(i, heel, heel_ok)
+            if f is None:
+                continue
+            events.append(GaitEvent(f, leg, "foot_strike"))
+            self.latencies_frames.append(i - f)
+            prev, self._last_strike[leg] = self._last_strike[leg], f
+            if prev is not None and self._seconds(prev, f) <= self.params.max_stride_s:
+                stride = self._stride(leg, prev, f)
+                if stride is not None:
+                    strides.append(stride)
         self.strides.extend(strides)
         del self.strides[:-_MAX_STRIDES_KEPT]
         return events, strides
 
-    def _stride(self, leg: str, start: int, end: int, filt: np.ndarray, shift: int) -> Stride | None:
+    def _seconds(self, start: int, end: int) -> float:
+        """Time between two frames from the timestamps (frame count / fps where they are missing)."""
+        a, b = start - self._base, end - self._base
+        if 0 <= a < len(self._t) and 0 <= b < len(self._t):
+            dt = self._t[b] - self._t[a]
+            if math.isfinite(dt) and dt > 0:
+                return dt
+        return (end - start) / self.fps
+
+    def _stride(self, leg: str, start: int, end: int) -> Stride | None:
+        shift = self._base - self._delay  # filtered-buffer index -> frame (group delay removed)
         a, b = start - shift, end - shift
-        if a < 0:
+        if a < 0 or start - self._base < 0:
             return None  # the buffer no longer holds the stride's start
+        filt = np.asarray(self._filt)
         toe = filt[:, TOE[leg]]
         tof = toe_off_between(self._to[leg], start, end, toe, offset=shift)
-        self._to[leg] = [t for t in self._to[leg] if t >= start]
+        self._to[leg] = [t for t in self._to[leg] if t >= end]
         history = self._durations[leg][-self.params.rolling_strides :]
         median = float(np.median(history)) if len(history) >= 3 else None
+        duration = self._seconds(start, end)
+        # measure_stride times the stride from frame counts; scale its median so the split/merged test
+        # compares like with like, then replace the times with the timestamp-based ones.
+        counted = (end - start) / self.fps
         stride = measure_stride(
-            leg, a, None if tof is None else tof - shift, b, filt, np.asarray(self._vis[leg]),
-            np.asarray(self._mask), self._d, self.roll_deg, self.fps, self.params, median, offset=shift,
+            leg, a, None if tof is None else tof - shift, b, filt, self._delayed(np.asarray(self._vis[leg])),
+            self._delayed(np.asarray(self._mask)), self._d, self.roll_deg, self.fps, self.params,
+            None if median is None else median * counted / duration, offset=shift,
         )  # fmt: skip
+        stride.duration_s = duration
         if tof is not None:
-            self._durations[leg].append(stride.duration_s)
+            stride.stance_s = self._seconds(start, tof)
+            stride.swing_s = self._seconds(tof, end)
+            self._durations[leg].append(duration)
             del self._durations[leg][: -self.params.rolling_strides]
         return stride
+
+    def _delayed(self, a: np.ndarray) -> np.ndarray:
+        """A per-frame buffer re-indexed like the filtered one (which lags by the group delay)."""
+        if not a.size or self._delay <= 0:
+            return a
+        return np.concatenate([np.repeat(a[:1], self._delay, axis=0), a])[: len(a)]

@@ -21,11 +21,14 @@ from hipcam.gait.kinematics import (
     direction_votes,
     fill_gaps,
     frame_signals,
+    identity_segments,
     joint_ok,
     leg_visibility,
     odd_window,
     outlier_joints,
+    repair_swaps,
     resolve_direction,
+    side_view,
     zero_lag,
 )
 from hipcam.gait.level import level_landmarks
@@ -80,6 +83,22 @@ def near_leg(landmarks: np.ndarray) -> str | None:
     return max(vis, key=lambda k: vis[k])
 
 
+def segment_directions(params: GaitParams, votes: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """Running direction (+1/-1) per frame, voted per identity segment (people may walk either way)."""
+    out = np.empty(len(segments), dtype=np.intp)
+    for seg in np.unique(segments):
+        sel = segments == seg
+        out[sel] = resolve_direction(params, float(np.nansum(votes[sel])))
+    return out
+
+
+def _main_direction(d_frame: np.ndarray, segments: np.ndarray, side: np.ndarray) -> int:
+    """The direction of the longest side-view segment (the person the clip is mostly about)."""
+    counts = np.bincount(segments[side]) if side.any() else np.bincount(segments)
+    longest = counts.argmax()
+    return int(d_frame[segments == longest][0])
+
+
 def analyze(
     series: LandmarkSeries, params: GaitParams, fps: float | None = None, roll_deg: float | None = None
 ) -> GaitReport:
@@ -89,10 +108,16 @@ def analyze(
     ok = joint_ok(lm, params)
     xy = level_landmarks(lm, series.width, series.height, roll)
     window = odd_window(params.outlier_window_s * rate)
+    repair_swaps(xy, ok, window, centered=True)
     for _ in range(2):  # the second pass sees a median no longer dragged by the worst glitches
         ok &= ~outlier_joints(xy, ok, window, params.outlier_threshold, centered=True)
-    d = resolve_direction(params, float(np.nansum(direction_votes(xy, ok))))
-    raw = frame_signals(xy, ok, d)
+    side = side_view(xy, ok, params.max_body_width, odd_window(0.3 * rate))
+    # A turn away from the side view also ends a segment: no stride spans it.
+    segments = identity_segments(xy, ok) + np.concatenate(([0], np.cumsum(side[1:] != side[:-1])))
+    d_frame = segment_directions(params, direction_votes(xy, ok), segments)
+    d = _main_direction(d_frame, segments, side)
+    raw = frame_signals(xy, ok, d_frame)
+    raw[~side] = np.nan  # no events or angles facing the camera
     sos = design_filter(rate, params)
     filtered = zero_lag(fill_gaps(raw, int(params.max_gap_s * rate)), sos)
     mask = mask_matrix(series)
@@ -110,17 +135,24 @@ def analyze(
             params,
             measured=(np.isfinite(bridged[:, HEEL[leg]]), np.isfinite(bridged[:, TOE[leg]])),
             raw=(raw[:, HEEL[leg]], raw[:, TOE[leg]]),
+            segments=segments,
         )
         toe = filtered[:, TOE[leg]]
         events += [GaitEvent(int(f), leg, "foot_strike") for f in fs]
         events += [GaitEvent(int(t), leg, "toe_off") for t in to]
-        pairs = [(int(a), int(b)) for a, b in itertools.pairwise(fs) if (b - a) / rate <= params.max_stride_s]
+        pairs = [
+            (int(a), int(b))
+            for a, b in itertools.pairwise(fs)
+            if (b - a) / rate <= params.max_stride_s and segments[a] == segments[b]  # one person per stride
+        ]
         durations = [(b - a) / rate for a, b in pairs if toe_off_between(to, a, b, toe) is not None]
         median = float(np.median(durations)) if durations else None
         quality = leg_visibility(lm, leg)
         for a, b in pairs:
             tof = toe_off_between(to, a, b, toe)
-            strides.append(measure_stride(leg, a, tof, b, filtered, quality, mask, d, roll, rate, params, median))
+            strides.append(
+                measure_stride(leg, a, tof, b, filtered, quality, mask, int(d_frame[a]), roll, rate, params, median)
+            )
         cad_leg[leg] = cadence_spm(durations)
     events.sort(key=lambda e: (e.frame, e.leg))
     strides.sort(key=lambda s: (s.foot_strike_frame, s.leg))

@@ -73,8 +73,26 @@ class GaitParams(BaseModel):
     outlier_threshold: float = Field(
         0.4, gt=0.0, le=5.0, description="a leg joint this far (trunk lengths) from its running median is dropped"
     )
+    max_body_width: float = Field(
+        0.35,
+        gt=0.0,
+        le=2.0,
+        description="shoulder/hip width across the image (trunk lengths) above which: not a side view",
+    )
     ground_band: float = Field(
         0.3, gt=0.0, le=2.0, description="foot within this height (trunk lengths) of its lowest level: near the ground"
+    )
+    event_confirm_drop: float = Field(
+        0.03,
+        gt=0.0,
+        le=1.0,
+        description="live: foot extreme confirmed once the foot is this far past it (trunk lengths)",
+    )
+    event_confirm_s: float = Field(
+        0.02, ge=0.0, le=0.2, description="live: ... for at least this long (at least one frame)"
+    )
+    event_max_speed: float = Field(
+        20.0, gt=0.0, le=200.0, description="live: a foot moving faster (trunk lengths/s vs the pelvis) is a glitch"
     )
     event_refine_s: float = Field(
         0.03, ge=0.0, le=0.2, description="events are refined on the unfiltered signal within this many seconds"

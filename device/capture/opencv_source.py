@@ -1,0 +1,151 @@
+"""OpenCV frame sources: video files (replayable, slow-motion aware), USB/V4L2 cameras, network streams."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from hipcam.capture.base import Frame
+from hipcam.errors import VideoError
+
+Kind = Literal["file", "camera", "url"]
+# A container's frame count can be off by a frame or two; fewer decoded frames than this is truncation.
+TRUNCATION_SLACK = 2
+
+
+class OpenCVSource:
+    """cv2.VideoCapture behind the FrameSource interface.
+
+    Files: timestamps are index / fps, with ``true_fps`` overriding the container's rate so
+    slow-motion footage gets real-time timestamps; ``loop`` replays the file with timestamps that
+    keep increasing. Cameras and URLs: timestamps are time.monotonic() when the frame arrived.
+    """
+
+    def __init__(
+        self,
+        target: int | str,
+        kind: Kind,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        fps: float | None = None,
+        true_fps: float | None = None,
+        loop: bool = False,
+    ) -> None:
+        self.target = target
+        self.kind = kind
+        self.name = str(target) if kind != "camera" or isinstance(target, str) else f"camera {target}"
+        self._request = (width, height, fps)
+        self._true_fps = true_fps
+        self._loop = loop
+        self._cap: cv2.VideoCapture | None = None
+        self._fps = 0.0
+        self._size = (0, 0)
+        self._frame_count = 0
+        self._index = 0  # frames handed out since open()
+        self._pass_start = 0  # index of the first frame of the current replay pass
+        self._pending: np.ndarray | None = None  # first frame, decoded by open() to validate the source
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    @property
+    def frame_count(self) -> int:
+        """Frames the container declares (files only; 0 for live sources)."""
+        return self._frame_count
+
+    def open(self) -> None:
+        if self.kind == "file":
+            path = Path(str(self.target))
+            if not path.exists():
+                raise VideoError(f"{path}: no such video file")
+            if not path.is_file():
+                raise VideoError(f"{path}: not a file")
+        cap = self._new_capture()
+        if not cap.isOpened():
+            cap.release()
+            what = "not a video file (cannot be opened)" if self.kind == "file" else "cannot be opened"
+            raise VideoError(f"{self.name}: {what}")
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            what = "no decodable frame (truncated or not a video)" if self.kind == "file" else "delivers no frames"
+            raise VideoError(f"{self.name}: {what}")
+        self._cap = cap
+        stream_fps = cap.get(cv2.CAP_PROP_FPS)
+        stream_fps = stream_fps if np.isfinite(stream_fps) and stream_fps > 0 else 30.0
+        self._fps = float(self._true_fps or stream_fps)
+        self._size = (int(first.shape[1]), int(first.shape[0]))
+        self._frame_count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0) if self.kind == "file" else 0
+        self._index = 0
+        self._pass_start = 0
+        self._pending = first
+
+    def _new_capture(self) -> cv2.VideoCapture:
+        if self.kind == "file":
+            return cv2.VideoCapture(str(self.target), cv2.CAP_FFMPEG)
+        cap = cv2.VideoCapture(self.target)
+        width, height, fps = self._request
+        if self.kind == "camera" and cap.isOpened():
+            if width and height:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            if fps:
+                cap.set(cv2.CAP_PROP_FPS, fps)
+        return cap
+
+    def read(self) -> Frame | None:
+        if self._cap is None:
+            raise VideoError(f"{self.name}: read() before open()")
+        if self._pending is not None:
+            bgr, self._pending = self._pending, None
+        else:
+            ok, bgr = self._cap.read()
+            if not ok or bgr is None:
+                return self._end_of_stream()
+        stamp = time.monotonic() if self.kind != "file" else self._index / self._fps
+        # In place: the BGR buffer is fresh per frame, so no second full-frame allocation.
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)
+        frame = Frame(image=image, index=self._index, timestamp_s=stamp)
+        self._index += 1
+        return frame
+
+    def _end_of_stream(self) -> Frame | None:
+        if self.kind != "file":
+            raise VideoError(f"{self.name}: stream lost after {self._index} frames")
+        decoded = self._index - self._pass_start
+        if self._frame_count and decoded < self._frame_count - TRUNCATION_SLACK:
+            raise VideoError(f"{self.name}: truncated video (decoded {decoded} of {self._frame_count} frames)")
+        if not self._loop or decoded == 0:
+            return None
+        assert self._cap is not None
+        self._cap.release()
+        self._cap = self._new_capture()
+        self._pass_start = self._index
+        ok, bgr = self._cap.read()
+        if not ok or bgr is None:
+            raise VideoError(f"{self.name}: cannot be replayed from the start")
+        self._pending = bgr
+        return self.read()
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        self._pending = None
+
+    def __enter__(self) -> OpenCVSource:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
