@@ -13,6 +13,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def save(path: str | os.PathLike[str], series: LandmarkSeries) -> None:
     """Write atomically so an interrupted write never leaves a broken file."""
     validate(series)
     p = Path(path)
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "image_landmarks": series.image_landmarks.astype(np.float32),
         "found": series.found.astype(bool),
         "fps": np.float64(series.fps),
@@ -111,4 +112,4 @@ def save(path: str | os.PathLike[str], series: LandmarkSeries) -> None:
         arrays["mask_features"] = series.mask_features.astype(np.float32)
         arrays["mask_feature_names"] = np.array(series.mask_feature_names, dtype=str)
     with atomic_writer(p) as fh:
-        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+        np.savez_compressed(fh, **arrays)

@@ -43,7 +43,7 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> Non
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[server]\nport = 8081\n")
     assert load_config(path, environ={"HIPCAM_SERVER__PORT": "9090"}).server.port == 9090
-    with pytest.raises(ConfigError, match="server.port"):
+    with pytest.raises(ConfigError, match=r"server\.port"):
         load_config(path, environ={"HIPCAM_SERVER__PORT": "many"})
 
 
