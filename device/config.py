@@ -40,7 +40,7 @@ class CaptureConfig(Section):
     )
     loop_files: bool = Field(True, description="replay a video file source from the start when it ends")
     reconnect_initial_s: float = Field(0.5, ge=0.05, le=60.0, description="first retry delay after camera loss")
-    reconnect_max_s: float = Field(10.0, ge=0.5, le=600.0, description="longest retry delay after camera loss")
+    reconnect_max_s: float = Field(2.0, ge=0.5, le=600.0, description="longest retry delay after camera loss")
 
 
 class PoseConfig(Section):
@@ -48,6 +48,12 @@ class PoseConfig(Section):
     detection_threshold: float = Field(0.5, ge=0.05, le=0.99, description="min detector score for a person")
     presence_threshold: float = Field(0.5, ge=0.05, le=0.99, description="min landmark-model pose score")
     smooth_landmarks: bool = Field(True, description="One-Euro smoothing of landmarks across frames")
+    recheck_interval_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=60.0,
+        description="while tracking, run the detector this often to move to a clearly better subject (0: never)",
+    )
 
 
 class LevelConfig(Section):

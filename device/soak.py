@@ -222,7 +222,7 @@ def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Po
     config = workdir / "config.toml"
     config.write_text(to_toml(data))
     log = (workdir / "service.log").open("wb")
-    cmd = [sys.executable, "-m", "hipcam.service", "--config", str(config), "--source", "demo"]
+    cmd = [sys.executable, "-m", "hipcam.cli", "serve", "--config", str(config), "--source", "demo"]
     env = {**os.environ, "HIPCAM_LOG_LEVEL": os.environ.get("HIPCAM_LOG_LEVEL", "warning")}
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 

@@ -1,4 +1,4 @@
-"""End to end: `python -m hipcam.service` on a real clip, driven in headless Chromium.
+"""End to end: `hipcam serve` on a real clip, driven in headless Chromium.
 
 Sees the class letter and hip-extension value change as strides complete, unlocks with the PIN,
 starts and stops a session, finds its strides on the session page, downloads the CSV and writes
@@ -54,7 +54,7 @@ def _service(clip: Path, extra_env: dict[str, str], tmp: Path) -> Iterator[str]:
            "HIPCAM_SERVER__THREADS": "12", **extra_env}  # fmt: skip
     log = (tmp / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hipcam.service", "--source", str(clip), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "hipcam.cli", "serve", "--source", str(clip), "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -3,7 +3,7 @@
 The frame source is a test double that delivers frames, then fails (raises, as a pulled USB
 camera does, or stalls, as a wedged driver does), refuses to reopen while "unplugged", and works
 again once "plugged back". The real Pipeline, LiveState, Metrics and ops hooks run around it;
-pose and gait are stand-ins so the test is about the source, not the model.
+pose and gait are stand-ins (tests/service_fakes.py) so the test is about the source, not the model.
 
 Requirements: camera_lost reported within 2 s of the failure, analysis resumed within 5 s of
 the source returning, same process throughout, and /healthz tracks it.
@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from service_fakes import FakeGait, FakePose
 
+from hipcam.capture import Frame
 from hipcam.config import HipcamConfig, load_config
 from hipcam.errors import VideoError
-from hipcam.service.adapters import CapturedFrame, GaitOutput, PoseOutput, ServiceOps
 from hipcam.service.metrics import Metrics
 from hipcam.service.notify import Notifier, Watchdog
+from hipcam.service.ops import ServiceOps
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.state import LiveState
 
@@ -34,7 +35,9 @@ RESUME_WITHIN_S = 5.0
 
 
 class FlakyCamera:
-    """Opener + source in one. ``unplug()`` makes the live stream fail; ``plug()`` heals it."""
+    """A FrameSource. ``plugged.clear()`` makes the live stream fail; ``plugged.set()`` heals it."""
+
+    name = "test-camera"
 
     def __init__(self, mode: str) -> None:
         self.mode = mode  # "raise" | "stall"
@@ -42,38 +45,35 @@ class FlakyCamera:
         self.plugged.set()
         self.opens = 0
         self.index = 0
+        self._next_t = 0.0
         self._frame = np.zeros((120, 160, 3), dtype=np.uint8)
 
-    def open(self, spec: str, cfg: HipcamConfig) -> FlakyCamera:
+    @property
+    def fps(self) -> float:
+        return FPS
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (160, 120)
+
+    def open(self) -> None:
         self.opens += 1
         if not self.plugged.is_set():
-            raise VideoError(f"{spec}: cannot open video source")
-        return self
+            raise VideoError(f"{self.name}: cannot open video source")
+        self._next_t = time.monotonic()
 
-    def __iter__(self) -> Iterator[CapturedFrame]:
-        next_t = time.monotonic()
-        while True:
-            if not self.plugged.is_set():
-                if self.mode == "raise":
-                    raise VideoError("camera read failed")
-                self.plugged.wait()  # stalled read: blocks until the camera comes back
-            next_t += 1.0 / FPS
-            time.sleep(max(0.0, next_t - time.monotonic()))
-            self.index += 1
-            yield CapturedFrame(self._frame, self.index, self.index / FPS, time.time())
+    def read(self) -> Frame | None:
+        if not self.plugged.is_set():
+            if self.mode == "raise":
+                raise VideoError("camera read failed")
+            self.plugged.wait()  # stalled read: blocks until the camera comes back
+        self._next_t = max(self._next_t + 1.0 / FPS, time.monotonic() - 1.0)
+        time.sleep(max(0.0, self._next_t - time.monotonic()))
+        self.index += 1
+        return Frame(self._frame, self.index, self.index / FPS)
 
     def close(self) -> None:
         pass
-
-
-class NoPose:
-    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> PoseOutput:
-        return PoseOutput(None, None, {"detector": 0.001, "landmark": 0.002})
-
-
-class NoGait:
-    def update(self, t_s: float, landmarks: Any, mask_features: Any) -> GaitOutput:
-        return GaitOutput(None, None, None, None, None, ())
 
 
 def _wait_for(cond: Callable[[], bool], timeout: float) -> float | None:
@@ -102,8 +102,8 @@ def test_camera_lost_then_back(cfg: HipcamConfig, mode: str, outage_s: float) ->
     state = LiveState()
     metrics = Metrics(data_dir=cfg.data_dir(), process_metrics=False)
     ops = ServiceOps(metrics, Watchdog(Notifier({})))
-    pipe = Pipeline(cfg, "test-camera", state, None, ops, pose_loader=lambda *a, **k: NoPose(),
-                    gait_factory=lambda *a, **k: NoGait(), opener=cam.open)  # fmt: skip
+    pipe = Pipeline(cfg, cam, state, None, ops, pose_loader=lambda c: FakePose(found=False),
+                    gait_factory=lambda *a: FakeGait(every=0))  # fmt: skip
     app = Flask(__name__)
     app.register_blueprint(ops_blueprint(metrics, metrics, max_frame_age_s=cfg.health.max_frame_age_s))
     client = app.test_client()
@@ -136,3 +136,54 @@ def test_camera_lost_then_back(cfg: HipcamConfig, mode: str, outage_s: float) ->
     finally:
         pipe.stop()
         state.close()
+
+
+@pytest.mark.parametrize("mode", ["raise", "stall"])
+def test_watchdog_fed_while_retrying_but_not_when_stalled(cfg: HipcamConfig, mode: str) -> None:
+    """An unplugged camera that is being retried keeps WATCHDOG=1 coming (no restart loop that hits
+    the unit's start limit); a hung read (no progress, no retry activity) lets the pings stop."""
+    import socket
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="hc-wd-"))  # AF_UNIX paths must stay short
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(folder / "notify"))
+    listener.settimeout(0.2)
+    received: list[bytes] = []
+
+    def drain() -> None:
+        while listener.fileno() >= 0:
+            try:
+                received.append(listener.recv(256))
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    threading.Thread(target=drain, daemon=True).start()
+    cam = FlakyCamera(mode)
+    state = LiveState()
+    notifier = Notifier({"NOTIFY_SOCKET": str(folder / "notify")})
+    watchdog = Watchdog(notifier, interval_s=0.2)
+    metrics = Metrics(data_dir=cfg.data_dir(), process_metrics=False)
+    pipe = Pipeline(cfg, cam, state, None, ServiceOps(metrics, watchdog), pose_loader=lambda c: FakePose(found=False),
+                    gait_factory=lambda *a: FakeGait(every=0))  # fmt: skip
+    pipe.start()
+    try:
+        assert _wait_for(lambda: watchdog.pings >= 3, 10) is not None, "frames did not feed the watchdog"
+        cam.plugged.clear()
+        assert _wait_for(lambda: state.status == "camera_lost", LOST_WITHIN_S + 1) is not None
+        time.sleep(0.5)
+        before = watchdog.pings
+        time.sleep(3.0)
+        if mode == "raise":
+            assert watchdog.pings - before >= 5, "no WATCHDOG=1 while the camera was being retried"
+        else:
+            assert watchdog.pings == before, "a hung camera read must not feed the watchdog"
+        cam.plugged.set()
+        assert _wait_for(lambda: state.status != "camera_lost", RESUME_WITHIN_S) is not None
+    finally:
+        pipe.stop()
+        state.close()
+        notifier.close()
+        listener.close()

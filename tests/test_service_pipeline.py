@@ -3,56 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from service_fakes import FakeGait, FakePose, FakeSource
 
 from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError, VideoError
-from hipcam.service.adapters import CapturedFrame, GaitOutput, PoseOutput
+from hipcam.service.capture import CapturedFrame, FreshestSlot, Pacer, shrink
 from hipcam.service.pipeline import Pipeline
-from hipcam.service.state import LiveState, stride_from_mapping
+from hipcam.service.state import LiveState
 from hipcam.service.store import Store
 
 CFG = HipcamConfig.model_validate({"capture": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5}})
 
 
-class FakeSource:
-    def __init__(self, n: int, fail_after: int | None = None, fps: float = 200.0) -> None:
-        self.n, self.fail_after, self.fps = n, fail_after, fps
-
-    def __iter__(self) -> Iterator[CapturedFrame]:
-        for i in range(self.n):
-            if self.fail_after is not None and i == self.fail_after:
-                raise VideoError("unplugged")
-            time.sleep(1 / self.fps)
-            yield CapturedFrame(np.zeros((48, 64, 3), np.uint8), i, i / 30, time.time())
-
-    def close(self) -> None:
-        pass
-
-
-class FakePose:
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-
-    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> PoseOutput:
-        time.sleep(self.delay)
-        return PoseOutput(np.full((33, 5), 0.5, np.float32), None, {"landmark": 0.001})
-
-
-class FakeGait:
-    def __init__(self) -> None:
-        self.n = 0
-
-    def update(self, t_s: float, landmarks: np.ndarray | None, mask_features: np.ndarray | None) -> GaitOutput:
-        self.n += 1
-        strides = (stride_from_mapping({"leg": "left", "class": "B", "hip_extension_deg": 12.0, "t_end": t_s}),)
-        return GaitOutput(10.0, 3.0, 12.0, None, "left", strides if self.n % 10 == 0 else ())
-
-
-def _wait(pred, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait(pred: Callable[[], bool], timeout: float = 5.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():
@@ -61,36 +28,40 @@ def _wait(pred, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
     return False
 
 
-def test_camera_loss_recovers_in_process(tmp_path: Path) -> None:
-    opens = []
-    statuses: list[str] = []
+class ReconnectingSource(FakeSource):
+    """Refuses the first two opens, fails after 40 frames on the third, then works."""
 
-    def opener(spec: str, cfg: HipcamConfig) -> FakeSource:
-        opens.append(1)
-        if len(opens) <= 2:
+    def __init__(self) -> None:
+        super().__init__()
+        self.opens = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.opens <= 2:
             raise VideoError("no camera")
-        return FakeSource(10_000, fail_after=40 if len(opens) == 3 else None)
+        self.fail_after = 40 if self.opens == 3 else None
+        super().open()
 
+
+def test_camera_loss_recovers_in_process() -> None:
+    src = ReconnectingSource()
     state = LiveState()
-    pipe = Pipeline(CFG, "0", state, None, pose_loader=lambda c: FakePose(), gait_factory=lambda c, f, s: FakeGait(),
-                    opener=opener)  # fmt: skip
+    pipe = Pipeline(CFG, src, state, None, pose_loader=lambda c: FakePose(), gait_factory=lambda *a: FakeGait())
     pipe.start()
     try:
         assert _wait(lambda: state.status == "camera_lost")
-        statuses.append(state.status)
-        assert _wait(lambda: len(opens) >= 4 and state.status == "running", 10)
+        assert _wait(lambda: src.opens >= 4 and state.status == "running", 10)
         assert pipe.capture.reconnects >= 3
     finally:
         pipe.stop()
 
 
-def test_missing_model_is_a_status_and_camera_view_still_works(tmp_path: Path) -> None:
+def test_missing_model_is_a_status_and_camera_view_still_works() -> None:
     def loader(cfg: HipcamConfig) -> FakePose:
         raise AssetError("model x missing; run `hipcam fetch`")
 
     state = LiveState()
-    pipe = Pipeline(CFG, "clip.mp4", state, None, pose_loader=loader, gait_factory=lambda c, f, s: FakeGait(),
-                    opener=lambda s, c: FakeSource(10_000))  # fmt: skip
+    pipe = Pipeline(CFG, FakeSource(), state, None, pose_loader=loader, gait_factory=lambda *a: FakeGait())
     pipe.start()
     try:
         assert _wait(lambda: state.status == "model_missing")
@@ -105,14 +76,86 @@ def test_live_source_drops_and_strides_stored(tmp_path: Path) -> None:
     store = Store(tmp_path)
     session = store.start_session("x")
     state = LiveState()
-    pipe = Pipeline(CFG, "0", state, store, pose_loader=lambda c: FakePose(0.02),
-                    gait_factory=lambda c, f, s: FakeGait(), opener=lambda s, c: FakeSource(10_000, fps=300))  # fmt: skip
+    pipe = Pipeline(CFG, FakeSource(fps=300), state, store, pose_loader=lambda c: FakePose(0.02),
+                    gait_factory=lambda *a: FakeGait())  # fmt: skip
     pipe.start()
     try:
         assert _wait(lambda: len(store.strides(session["id"])) >= 2, 10)
         snap = state.snapshot()
         assert snap["live"]["frames_dropped"] > 0 and snap["current_class"] == "B"
         assert snap["flags"]["session_id"] == session["id"]
+        assert snap["live"]["hip_extension_deg"] == 7.0 and snap["strides"][0]["t_end"] is not None
+        cam = state.latest_frame()
+        assert cam is not None and cam.landmarks is not None and len(cam.landmarks) == 33
     finally:
         pipe.stop()
         store.close()
+
+
+def test_nobody_in_view_gives_no_runner_and_gait_gets_no_landmarks() -> None:
+    seen: list[object] = []
+
+    class Recorder(FakeGait):
+        def update(self, t_s, landmarks, mask_features=None):  # type: ignore[no-untyped-def]
+            seen.append(landmarks)
+            return super().update(t_s, landmarks, mask_features)
+
+    state = LiveState()
+    pipe = Pipeline(CFG, FakeSource(fps=60), state, None, pose_loader=lambda c: FakePose(found=False),
+                    gait_factory=lambda *a: Recorder(every=0))  # fmt: skip
+    pipe.start()
+    try:
+        assert _wait(lambda: state.status == "no_runner", 5)
+        assert seen and all(lm is None for lm in seen)
+        assert state.snapshot()["live"]["thigh_deg"] is None  # NaN from the gait code -> null
+    finally:
+        pipe.stop()
+
+
+def test_gait_gets_the_work_frame_size_and_roll() -> None:
+    got: list[tuple[float, float, tuple[int, int]]] = []
+
+    def factory(cfg: HipcamConfig, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
+        got.append((fps, roll, size))
+        return FakeGait()
+
+    cfg = HipcamConfig.model_validate({"level": {"mode": "manual", "roll_deg": 2.5}})
+    state = LiveState()
+    pipe = Pipeline(cfg, FakeSource(), state, None, pose_loader=lambda c: FakePose(), gait_factory=factory)
+    pipe.start()
+    try:
+        assert _wait(lambda: pipe.frames_processed > 3)
+        assert got == [(30.0, 2.5, (64, 48))]
+    finally:
+        pipe.stop()
+
+
+def test_slot_keeps_only_the_freshest_frame() -> None:
+    slot = FreshestSlot()
+    for i in range(3):
+        slot.put(CapturedFrame(np.zeros((2, 2, 3), np.uint8), i, i / 30, time.time()))
+    item = slot.get(0.1)
+    assert item is not None and item.index == 2 and slot.dropped == 2
+    assert slot.get(0.01) is None
+
+
+def test_shrink_fits_the_work_size_once() -> None:
+    big = np.zeros((994, 1768, 3), np.uint8)
+    assert shrink(big).shape == (497, 884, 3)
+    small = np.zeros((480, 640, 3), np.uint8)
+    assert shrink(small) is small  # never upscaled, never copied
+
+
+def test_pacer_plays_a_file_at_its_rate_without_bursting() -> None:
+    import threading
+
+    pacer = Pacer(50.0, threading.Event())
+    t0 = time.monotonic()
+    for _ in range(11):
+        pacer.wait()
+    assert 0.18 <= time.monotonic() - t0 < 0.5
+    time.sleep(1.2)  # fell far behind (a stall): the clock restarts instead of bursting
+    t1 = time.monotonic()
+    for _ in range(6):
+        pacer.wait()
+    assert time.monotonic() - t1 >= 0.09

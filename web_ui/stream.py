@@ -3,12 +3,14 @@
 Each SSE viewer holds one waitress thread, so streams are capped (``ViewerGate``) below the
 thread count, leaving threads for the API, and each stream ends after ``max_s`` so a vanished
 tablet frees its thread; EventSource reconnects on its own. Events are at most
-``MAX_EVENT_HZ`` per viewer; the JSON is the state's cached text, shared by all viewers.
+``MAX_EVENT_HZ``, on shared tick boundaries, and the JSON is serialized once per tick for all
+viewers (``TickCache``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,25 +50,49 @@ class ViewerGate:
             self._on_change(n)
 
 
-def _events(state: LiveState, gate: ViewerGate, max_s: float) -> Iterator[bytes]:
+class TickCache:
+    """The tail snapshot, serialized at most once per tick (1 / MAX_EVENT_HZ s) for all viewers.
+
+    Viewers wake on the same tick boundaries instead of on every published frame, so N viewers
+    cost one serialization and N socket writes per tick, and the frame loop is not woken into a
+    GIL convoy of N threads ~30 times a second.
+    """
+
+    def __init__(self, state: LiveState, hz: float = MAX_EVENT_HZ) -> None:
+        self._state = state
+        self.period = 1.0 / hz
+        self._lock = threading.Lock()
+        self._tick = -1
+        self._entry: tuple[int, str] = (-1, "")
+
+    def next_tick_in(self) -> float:
+        now = time.time()
+        return (math.floor(now / self.period) + 1) * self.period - now
+
+    def get(self) -> tuple[int, str]:
+        tick = math.floor(time.time() / self.period)
+        with self._lock:
+            if tick != self._tick:
+                self._tick, self._entry = tick, self._state.snapshot_json(full=False)
+            return self._entry
+
+
+def _events(state: LiveState, gate: ViewerGate, cache: TickCache, max_s: float) -> Iterator[bytes]:
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
         version, text = state.snapshot_json(full=True)
         yield f"event: full\ndata: {text}\n\n".encode()
         end = time.monotonic() + max_s
-        last_sent = time.monotonic()
-        min_gap = 1.0 / MAX_EVENT_HZ
+        quiet_since = time.monotonic()
         while time.monotonic() < end and not state.closed:
-            new = state.wait_for_change(version, timeout=HEARTBEAT_S)
-            now = time.monotonic()
-            if new == version:
-                yield b": keep-alive\n\n"
+            time.sleep(cache.next_tick_in())
+            if state.version == version:
+                if time.monotonic() - quiet_since >= HEARTBEAT_S:
+                    quiet_since = time.monotonic()
+                    yield b": keep-alive\n\n"
                 continue
-            gap = min_gap - (now - last_sent)
-            if gap > 0:
-                time.sleep(gap)
-            version, text = state.snapshot_json(full=False)
-            last_sent = time.monotonic()
+            version, text = cache.get()
+            quiet_since = time.monotonic()
             yield f"event: tick\ndata: {text}\n\n".encode()
     finally:
         gate.leave()
@@ -74,12 +100,13 @@ def _events(state: LiveState, gate: ViewerGate, max_s: float) -> Iterator[bytes]
 
 def stream_blueprint(state: LiveState, gate: ViewerGate, max_s: float = 300.0) -> Blueprint:
     bp = Blueprint("stream", __name__)
+    cache = TickCache(state)
 
     @bp.get("/events")
     def events() -> Response:
         if not gate.enter():
             raise ApiError(503, "too many live viewers; try again shortly", {"Retry-After": "5"})
-        resp = Response(_events(state, gate, max_s), mimetype="text/event-stream")
+        resp = Response(_events(state, gate, cache, max_s), mimetype="text/event-stream")
         resp.headers["Cache-Control"] = "no-store"
         resp.headers["X-Accel-Buffering"] = "no"
         return resp

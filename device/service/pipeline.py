@@ -1,13 +1,16 @@
 """The one frame loop: capture thread -> freshest-frame slot -> pose -> gait -> state (+ store).
 
-Capture never waits for analysis: it overwrites a one-frame slot and counts what it overwrote as
-dropped (Frigate's "skipped fps"). Analysis always takes the newest frame, so the page shows what
-is happening now, not a backlog. Stride rows go to a small bounded writer queue so an fsync on
-the SD card never stalls the frame loop.
+Analysis always takes the newest frame (see hipcam.service.capture), so the page shows what is
+happening now, not a backlog. Stride rows go to a small bounded writer queue so an fsync on the SD
+card never stalls the frame loop, and the camera-view JPEG is encoded on its own thread.
 
-Failures are states, not crashes: a lost camera is retried with exponential backoff
-(``capture.reconnect_*``) inside the process; a missing or corrupt model shows "model not loaded"
+Failures are states, not crashes: a lost camera is retried in-process (capture.reconnect_*); a read
+that hangs is reported after ``STALL_AFTER_S``; a missing or corrupt model shows "model not loaded"
 (the camera view keeps running) and is retried every ``MODEL_RETRY_S``.
+
+Watchdog: fed for every analysed frame, and while the capture thread is alive and actively retrying
+a lost camera (a restart would not bring the camera back, it would only hit the unit's start
+limit). A wedged frame loop or a hung camera read feeds nothing, so systemd restarts the service.
 """
 
 from __future__ import annotations
@@ -18,27 +21,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from hipcam.capture import FrameSource
 from hipcam.config import HipcamConfig
 from hipcam.errors import HipcamError
-from hipcam.service.adapters import (
-    CapturedFrame,
-    FrameSource,
-    GaitOutput,
-    GaitTracker,
-    NullOps,
-    Ops,
-    PoseEstimator,
-    is_file_source,
-    load_pose,
-    make_gait,
-    mask_features,
-    open_frames,
-)
+from hipcam.service.analysis import Analysis, Analyzer, GaitFactory, PoseModel, load_pose, make_gait, opt, stride_record
+from hipcam.service.capture import CapturedFrame, CaptureWorker, FreshestSlot, shrink
+from hipcam.service.ops import NullOps, Ops
+from hipcam.service.preview import PreviewEncoder
 from hipcam.service.state import LiveMetrics, LiveState, StrideRecord
 from hipcam.service.store import Store
 
@@ -46,55 +40,11 @@ log = logging.getLogger(__name__)
 
 MODEL_RETRY_S = 30.0
 NO_RUNNER_AFTER_S = 1.0  # no person for this long -> "no runner in view"
-STALL_AFTER_S = 3.0  # no frame from an open source for this long -> "camera lost"
-CAMERA_VIEW_HZ = 6.0  # JPEGs for the camera view; landmarks go with each
-CAMERA_VIEW_WIDTH = 640
+STALL_AFTER_S = 1.5  # no frame from an open source for this long -> "camera lost"
+IDLE_WAKE_S = 0.25  # the loop wakes this often without frames, to detect stalls in time
+RETRY_ALIVE_S = 5.0  # the capture thread reported retry activity this recently -> feed the watchdog
 SNAPSHOT_RING = 90  # small frames kept so a stride's snapshot can show its peak frame
 WRITER_QUEUE = 256
-
-
-class _NoGait:
-    def update(self, t_s: float, landmarks: np.ndarray | None, mask_features: np.ndarray | None) -> GaitOutput:
-        return GaitOutput(None, None, None, None, None, ())
-
-
-class FreshestSlot:
-    """A one-item mailbox: put() replaces an unread item and reports it as dropped."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: CapturedFrame | None = None
-        self.dropped = 0
-
-    def put(self, item: CapturedFrame) -> None:
-        with self._cond:
-            if self._item is not None:
-                self.dropped += 1
-            self._item = item
-            self._cond.notify_all()
-
-    def put_when_free(self, item: CapturedFrame, stop: threading.Event, timeout: float = 5.0) -> None:
-        """Recorded footage: wait (bounded) until the last frame was taken, so none is skipped.
-
-        The gait analysis counts frames at the clip's true rate, so a replayed file must not
-        lose frames; a live camera (put) drops instead, to stay current.
-        """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._item is not None and not stop.is_set() and time.monotonic() < deadline:
-                self._cond.wait(0.1)
-            if self._item is not None:
-                self.dropped += 1
-            # Re-stamp: for a replayed file, "captured" is when the frame is handed over.
-            self._item = replace(item, captured_at=time.time())
-            self._cond.notify_all()
-
-    def get(self, timeout: float) -> CapturedFrame | None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._item is not None, timeout=timeout)
-            item, self._item = self._item, None
-            self._cond.notify_all()
-            return item
 
 
 @dataclass
@@ -145,101 +95,32 @@ class StrideWriter:
             self._state.attach_stride_ids(item.stride, item.session_id, stride_id)
 
 
-class CaptureWorker:
-    """Owns the frame source: opens it, feeds the slot, reconnects with backoff on loss."""
-
-    def __init__(
-        self,
-        spec: str,
-        cfg: HipcamConfig,
-        slot: FreshestSlot,
-        state: LiveState,
-        ops: Ops,
-        opener: Callable[[str, HipcamConfig], FrameSource] = open_frames,
-    ) -> None:
-        self.spec, self.cfg, self.slot, self.state, self.ops = spec, cfg, slot, state, ops
-        self._opener = opener
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hipcam-capture", daemon=True)
-        self.connected = threading.Event()
-        self.lossless = is_file_source(spec)
-        self.last_frame_at = 0.0
-        self.reconnects = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 3.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        delay = self.cfg.capture.reconnect_initial_s
-        while not self._stop.is_set():
-            try:
-                self.ops.camera_state("starting" if self.reconnects == 0 else "reconnecting")
-                source = self._opener(self.spec, self.cfg)
-                try:
-                    for frame in source:
-                        if self._stop.is_set():
-                            return
-                        if not self.connected.is_set():
-                            self.connected.set()
-                            self.ops.camera_state("streaming")
-                            delay = self.cfg.capture.reconnect_initial_s  # a frame arrived: healthy again
-                        self.last_frame_at = time.monotonic()
-                        if self.lossless:
-                            self.slot.put_when_free(frame, self._stop)
-                        else:
-                            self.slot.put(frame)
-                finally:
-                    source.close()
-                reason = "the video source ended"
-            except (HipcamError, OSError, RuntimeError, ValueError, cv2.error) as exc:
-                reason = str(exc) or exc.__class__.__name__
-            except Exception as exc:  # an unexpected bug in a source must not kill the capture thread
-                log.exception("capture failed")
-                reason = f"{exc.__class__.__name__}: {exc}"
-            self._lost(reason, delay)
-            self._stop.wait(delay)
-            delay = min(delay * 2.0, self.cfg.capture.reconnect_max_s)
-            self.reconnects += 1
-
-    def _lost(self, reason: str, delay: float) -> None:
-        self.connected.clear()
-        log.warning("camera lost (%s); retrying in %.1f s", reason, delay)
-        self.ops.camera_state("lost")
-        self.ops.retrying()
-        self.state.set_status("camera_lost", f"Camera lost: {reason}. Retrying in {delay:.0f} s")
-
-
 class Pipeline:
     """Runs capture + analysis threads; everything it learns goes into ``state`` (and ``store``)."""
 
     def __init__(
         self,
         cfg: HipcamConfig,
-        source: str,
+        source: FrameSource,
         state: LiveState,
         store: Store | None,
         ops: Ops | None = None,
-        pose_loader: Callable[[HipcamConfig], PoseEstimator] = load_pose,
-        gait_factory: Callable[[HipcamConfig, float, tuple[int, int]], GaitTracker] = make_gait,
-        opener: Callable[[str, HipcamConfig], FrameSource] = open_frames,
+        pose_loader: Callable[[HipcamConfig], PoseModel] = load_pose,
+        gait_factory: GaitFactory = make_gait,
     ) -> None:
         self.cfg, self.source, self.state, self.store = cfg, source, state, store
         self.ops: Ops = ops or NullOps()
         self._pose_loader, self._gait_factory = pose_loader, gait_factory
         self.slot = FreshestSlot()
-        self.capture = CaptureWorker(source, cfg, self.slot, state, self.ops, opener)
+        self.capture = CaptureWorker(source, cfg, self.slot, state, self.ops)
+        self.preview = PreviewEncoder(state)
         self.writer = StrideWriter(store, state, self.ops) if store is not None else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hipcam-pipeline", daemon=True)
-        self._pose: PoseEstimator | None = None
+        self._analyzer: Analyzer | None = None
         self._pose_tried = -MODEL_RETRY_S
-        self._gait: GaitTracker | None = None
-        self._ring: deque[tuple[int, np.ndarray]] = deque(maxlen=SNAPSHOT_RING)
-        self._last_view = 0.0
+        self._ring: deque[tuple[int, float, np.ndarray]] = deque(maxlen=SNAPSHOT_RING)
+        self._stall_after = max(STALL_AFTER_S, 3.0 / max(source.fps, 1.0)) if source.fps else STALL_AFTER_S
         self._last_person = time.monotonic()
         self._frame_dt: float | None = None
         self._last_processed: float | None = None
@@ -247,13 +128,13 @@ class Pipeline:
         self._reported_drops = 0
         self._session: int | None = None
         self.frames_processed = 0
-        self._gait_frames = 0
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        self.state.set_source(self.source)
+        self.state.set_source(self.source.name)
         if self.writer is not None:
             self.writer.start()
+        self.preview.start()
         self.capture.start()
         self._thread.start()
 
@@ -261,6 +142,7 @@ class Pipeline:
         self._stop.set()
         self.capture.stop(timeout)
         self._thread.join(timeout)
+        self.preview.stop(timeout)
         if self.writer is not None:
             self.writer.stop(timeout)
 
@@ -271,10 +153,10 @@ class Pipeline:
     # ---- loop --------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            frame = self.slot.get(timeout=0.5)
+            frame = self.slot.get(timeout=IDLE_WAKE_S)
             self._report_drops()
             if frame is None:
-                self._check_stall()
+                self._idle()
                 continue
             try:
                 self._process(frame)
@@ -288,82 +170,71 @@ class Pipeline:
             self.ops.frame_dropped(dropped - self._reported_drops)
             self._reported_drops = dropped
 
-    def _check_stall(self) -> None:
-        if self.capture.connected.is_set() and time.monotonic() - self.capture.last_frame_at > STALL_AFTER_S:
-            self.state.set_status("camera_lost", f"No frames from the camera for {STALL_AFTER_S:.0f} s")
+    def _idle(self) -> None:
+        """No frame: detect a hung read; keep the watchdog fed while the camera is being retried."""
+        now = time.monotonic()
+        cap = self.capture
+        if cap.streaming and not cap.stalled and now - cap.last_frame_at > self._stall_after:
+            cap.mark_stalled()
+            log.warning("no frames from %s for %.1f s", self.source.name, now - cap.last_frame_at)
+            self.state.set_status("camera_lost", f"No frames from the camera for {self._stall_after:.1f} s")
+        if cap.retrying_recently(now, RETRY_ALIVE_S):
+            self.ops.loop_alive()
 
-    def _ensure_pose(self) -> PoseEstimator | None:
-        if self._pose is not None:
-            return self._pose
+    def _ensure_analyzer(self) -> Analyzer | None:
+        if self._analyzer is not None:
+            return self._analyzer
         now = time.monotonic()
         if now - self._pose_tried < MODEL_RETRY_S:
             return None
         self._pose_tried = now
         try:
-            self._pose = self._pose_loader(self.cfg)
+            self._analyzer = Analyzer(self.cfg, self._pose_loader(self.cfg), self._gait_factory)
         except HipcamError as exc:
             log.error("model not loaded: %s", exc)
             self.state.set_status("model_missing", f"Model not loaded: {exc}")
-            return None
-        return self._pose
+        return self._analyzer
 
     def _process(self, frame: CapturedFrame) -> None:
         started = time.perf_counter()
-        self._keep_small(frame)
-        pose = self._ensure_pose()
-        if pose is None:
-            self._publish_view(frame, None)
+        waited = time.time() - frame.captured_at  # shrink + time in the slot
+        analyzer = self._ensure_analyzer()
+        if analyzer is None:
+            self.preview.offer(frame.image, None, frame.captured_at)
             return
-        out = pose.process(frame.image, frame.timestamp_s)
-        lm = out.landmarks
-        gait = self._gait_for(frame)
-        features = mask_features(out.mask, lm, self.cfg.gait.direction)
-        g0 = time.perf_counter()
-        upd = gait.update(frame.timestamp_s, lm, features)
-        self._gait_frames += 1
-        timings = dict(out.timings)
-        timings["gait"] = time.perf_counter() - g0
-        elapsed = time.perf_counter() - started
-        self._publish(frame, lm, upd, elapsed)
-        self.ops.frame_processed(elapsed, timings)
+        out = analyzer.run(frame)
+        self._keep_small(out.update.frame, frame)
+        self._publish(frame, out, time.perf_counter() - started)
+        self.preview.offer(frame.image, out.landmarks, frame.captured_at)
+        timings = {**out.timings, "capture": max(0.0, waited)}
+        self.ops.frame_processed(time.perf_counter() - started, timings, out.detector_ran)
 
-    def _gait_for(self, frame: CapturedFrame) -> GaitTracker:
-        if self._gait is None:
-            fps_hint = self.cfg.capture.true_fps or self.cfg.capture.fps
-            try:
-                h, w = frame.image.shape[:2]
-                self._gait = self._gait_factory(self.cfg, float(fps_hint), (w, h))
-            except HipcamError as exc:
-                # Without the gait analysis the camera view and skeleton still work.
-                log.error("gait analysis unavailable: %s", exc)
-                self._gait = _NoGait()
-        return self._gait
-
-    def _publish(self, frame: CapturedFrame, lm: np.ndarray | None, upd: GaitOutput, elapsed: float) -> None:
+    def _publish(self, frame: CapturedFrame, out: Analysis, elapsed: float) -> None:
         now = time.monotonic()
         if self._last_processed is not None:
             dt = now - self._last_processed
             self._frame_dt = dt if self._frame_dt is None else 0.9 * self._frame_dt + 0.1 * dt
         self._last_processed = now
         self.frames_processed += 1
-        if lm is not None:
+        if out.landmarks is not None:
             self._last_person = now
         status, message = "running", ""
         if now - self._last_person > NO_RUNNER_AFTER_S:
             status, message = "no_runner", "No runner in view"
         self._follow_session()
-        strides = self._strides_to_store(upd.strides)
-        cadence = upd.cadence_spm if upd.cadence_spm is not None else self._cadence(upd.strides)
+        upd = out.update
+        strides = tuple(stride_record(s, self._time_of(s.end_frame, frame.timestamp_s)) for s in upd.strides)
+        self._store_strides(strides)
         metrics = LiveMetrics(
-            thigh_deg=upd.thigh_deg,
-            trunk_lean_deg=upd.trunk_lean_deg,
-            hip_extension_deg=upd.hip_extension_deg,
-            cadence_spm=cadence,
+            thigh_deg=opt(upd.thigh_deg),
+            trunk_lean_deg=opt(upd.trunk_lean_deg),
+            hip_extension_deg=opt(upd.hip_extension_deg),
+            cadence_spm=self._cadence(strides),
             fps=(1.0 / self._frame_dt) if self._frame_dt else None,
             inference_ms=elapsed * 1000.0,
             frames_processed=self.frames_processed,
             frames_dropped=self.slot.dropped,
-            leg=upd.leg,
+            leg=upd.near_leg,
         )
         self.state.publish(
             t_s=frame.timestamp_s,
@@ -374,7 +245,6 @@ class Pipeline:
             status=status,
             message=message,
         )
-        self._publish_view(frame, lm)
 
     def _follow_session(self) -> None:
         """A newly started session begins with a clean per-leg summary on the page."""
@@ -395,12 +265,12 @@ class Pipeline:
             return None
         return 60.0 * (len(ends) - 1) / (ends[-1] - ends[0])
 
-    def _strides_to_store(self, strides: tuple[StrideRecord, ...]) -> tuple[StrideRecord, ...]:
+    def _store_strides(self, strides: tuple[StrideRecord, ...]) -> None:
         if not strides or self.store is None or self.writer is None:
-            return strides
+            return
         session = self.store.active_session_id
         if session is None:
-            return strides
+            return
         disk = self.store.disk_state()
         self.state.set_flags(snapshots_paused=disk.snapshots_paused, disk_free_mb=round(disk.free_mb))
         for stride in strides:
@@ -408,42 +278,27 @@ class Pipeline:
             if disk.snapshots_paused:
                 self.ops.snapshot_skipped_low_disk()
             self.writer.submit(_Pending(session, stride, snap))
-        return strides
 
     # ---- images ------------------------------------------------------------------------
-    def _keep_small(self, frame: CapturedFrame) -> None:
-        img = frame.image
-        width = self.cfg.storage.snapshot_width
-        h, w = img.shape[:2]
-        if w > width:
-            img = cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    def _keep_small(self, gait_frame: int, frame: CapturedFrame) -> None:
         # Keyed by the gait tracker's frame number (one per update), which its strides refer to.
-        self._ring.append((self._gait_frames, img))
+        width = self.cfg.storage.snapshot_width
+        self._ring.append((gait_frame, frame.timestamp_s, shrink(frame.image, width, width)))
+
+    def _time_of(self, gait_frame: int, default: float) -> float:
+        for index, t_s, _ in reversed(self._ring):
+            if index == gait_frame:
+                return t_s
+        return default
 
     def _snapshot_for(self, stride: StrideRecord) -> bytes | None:
         want = stride.peak_frame if stride.peak_frame is not None else stride.frame_end
-        chosen = self._ring[-1][1] if self._ring else None
-        if want is not None:
-            for index, img in self._ring:
-                if index == want:
-                    chosen = img
-                    break
+        chosen = self._ring[-1][2] if self._ring else None
+        for index, _, img in self._ring:
+            if index == want:
+                chosen = img
+                break
         if chosen is None:
             return None
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(chosen, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
         return buf.tobytes() if ok else None
-
-    def _publish_view(self, frame: CapturedFrame, lm: np.ndarray | None) -> None:
-        now = time.monotonic()
-        if now - self._last_view < 1.0 / CAMERA_VIEW_HZ:
-            return
-        self._last_view = now
-        img = frame.image
-        h, w = img.shape[:2]
-        if w > CAMERA_VIEW_WIDTH:
-            img = cv2.resize(img, (CAMERA_VIEW_WIDTH, round(h * CAMERA_VIEW_WIDTH / w)), interpolation=cv2.INTER_AREA)
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70])
-        if not ok:
-            return
-        points = None if lm is None else [(float(p[0]), float(p[1]), float(p[3])) for p in lm]
-        self.state.publish_camera(buf.tobytes(), img.shape[1], img.shape[0], frame.captured_at, points)

@@ -1,15 +1,15 @@
 """Composition root of the service: build state, store, pipeline, ops and the web app; serve.
 
-Only this module imports both hipcam.service and web_ui. The socket is bound before the models
-are loaded so "port in use" is reported at once; SIGTERM/SIGINT stop the streams, the frame
-loop and the database in that order, and the process exits 0.
+Only the composition roots (this module and hipcam.service.bench) import both hipcam.service and
+web_ui. The socket is bound before the models are loaded so "port in use" is reported at once;
+SIGTERM/SIGINT stop the streams, the frame loop and the database in that order, and the process
+exits 0.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import os
 import secrets
 import signal
 import sys
@@ -22,11 +22,12 @@ from waitress.server import create_server
 
 from hipcam import __version__
 from hipcam.atomic import atomic_writer
+from hipcam.capture import FrameSource, OpenCVSource, make_source
 from hipcam.config import HipcamConfig
-from hipcam.errors import AssetError, HipcamError
-from hipcam.service.adapters import ServiceOps, resolve_auto_source
+from hipcam.errors import VideoError
 from hipcam.service.metrics import Metrics
 from hipcam.service.notify import Notifier, Watchdog
+from hipcam.service.ops import ServiceOps
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.state import LiveState
 from hipcam.service.store import Store
@@ -61,18 +62,13 @@ def load_secret(data_dir: Path) -> bytes:
     return key
 
 
-def resolve_source(cfg: HipcamConfig, source: str | None) -> str:
-    spec = (source or cfg.capture.source).strip()
-    if spec == "auto":
-        return resolve_auto_source(cfg)
-    if spec == "demo":
-        demo = cfg.paths.models_dir / "demo.mp4"
-        if not demo.is_file():
-            raise AssetError(f"the demo clip {demo} is missing; run `hipcam fetch`")
-        return str(demo)
-    if "://" not in spec and not spec.isdigit() and spec != "picamera" and not Path(spec).exists():
-        raise HipcamError(f"video source {spec!r} not found")
-    return spec
+def build_source(cfg: HipcamConfig, spec: str | None) -> FrameSource:
+    """The configured source, resolved once (``auto`` must not flip to the demo clip when the
+    camera is unplugged later); a video file that does not exist is a start-up error."""
+    source = make_source(spec, cfg)
+    if isinstance(source, OpenCVSource) and source.kind == "file" and not Path(str(source.target)).is_file():
+        raise VideoError(f"video source {source.target} not found")
+    return source
 
 
 def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int | None) -> int:
@@ -82,7 +78,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
 
     host = host or cfg.server.host
     port = port if port is not None else cfg.server.port
-    spec = resolve_source(cfg, source)
+    frames = build_source(cfg, source)
     data_dir = cfg.data_dir()
     state = LiveState(rolling_strides=cfg.gait.rolling_strides)
     store = Store(data_dir, cfg.storage.min_free_mb)
@@ -116,12 +112,12 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         else:
             print(f"hipcam: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    pipeline = Pipeline(cfg, spec, state, store, ops)
+    pipeline = Pipeline(cfg, frames, state, store, ops)
     previous = _install_signals()
     try:
         pipeline.start()
-        log.info("serving on http://%s:%d/ (source %s)", host, port, spec)
-        notifier.ready(f"serving on port {port}, source {spec}")
+        log.info("serving on http://%s:%d/ (source %s)", host, port, frames.name)
+        notifier.ready(f"serving on port {port}, source {frames.name}")
         server.run()
     except _Shutdown:
         log.info("stopping")
@@ -156,25 +152,3 @@ def _install_signals() -> dict[int, Any]:
 def _restore_signals(previous: dict[int, Any]) -> None:
     for sig, old in previous.items():
         signal.signal(sig, old)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone runner until `hipcam serve` is wired in device/cli.py."""
-    import argparse
-
-    from hipcam.config import load_config
-    from hipcam.logging_setup import setup_logging
-
-    parser = argparse.ArgumentParser(prog="hipcam serve", description="Run the live service and web page.")
-    parser.add_argument("--config", type=Path, default=None, help="config TOML (default: none, built-in defaults)")
-    parser.add_argument("--source", default=None, help="auto | picamera | demo | camera index | video file | URL")
-    parser.add_argument("--host", default=None)
-    parser.add_argument("--port", type=int, default=None)
-    args = parser.parse_args(argv)
-    try:
-        cfg = load_config(args.config, os.environ)
-        setup_logging(cfg.logging.level, cfg.logging.format)
-        return run_serve(cfg, args.source, args.host, args.port)
-    except HipcamError as exc:
-        print(f"hipcam: {exc}", file=sys.stderr)
-        return exc.exit_code

@@ -247,6 +247,11 @@ class LiveState:
             self._changed.wait_for(lambda: self._version != after_version, timeout=timeout)
             return self._version
 
+    def readout_times(self) -> tuple[int | None, float | None, float | None]:
+        """(frame index, captured_at, published_at) of the newest readout, for latency measurement."""
+        with self._lock:
+            return self._frame_index, self._captured_at, self._published_at
+
     def latest_frame(self) -> CameraFrame | None:
         with self._lock:
             return self._camera

@@ -1,0 +1,158 @@
+"""One frame through BlazePose, the mask measures and the live gait analysis.
+
+``Analyzer`` is the only place the service touches hipcam.pose and hipcam.gait. The gait tracker is
+built on the first frame, when the frame size (which the normalized landmarks refer to) and, in
+level mode "auto", the camera roll (from that frame) are known.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from hipcam.config import HipcamConfig
+from hipcam.gait.level import resolve_roll
+from hipcam.gait.live import LiveGait, LiveUpdate
+from hipcam.gait.mask_features import measure
+from hipcam.gait.strides import Stride
+from hipcam.pose.pipeline import BlazePose, PoseResult, StageTimings
+from hipcam.service.capture import CapturedFrame
+from hipcam.service.state import StrideRecord
+
+# The mask measures cost ~1-2 ms per frame at the work size; above this average they run on a
+# fraction of frames only (the gait analysis takes a median over each stride, so gaps are fine).
+MASK_BUDGET_S = 0.005
+
+
+class PoseModel(Protocol):
+    timings: StageTimings  # of the last processed frame, also when nobody was found
+
+    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> PoseResult | None: ...
+
+
+class GaitModel(Protocol):
+    @property
+    def direction(self) -> str: ...
+
+    def update(
+        self, t_s: float, landmarks: np.ndarray | None, mask_features: np.ndarray | None = None
+    ) -> LiveUpdate: ...
+
+
+GaitFactory = Callable[[HipcamConfig, float, float, tuple[int, int]], GaitModel]
+
+
+def load_pose(cfg: HipcamConfig) -> PoseModel:
+    """BlazePose, built once; the segmentation mask is kept for the back-arch measures."""
+    return BlazePose.from_config(cfg, keep_mask=True)
+
+
+def make_gait(cfg: HipcamConfig, fps_hint: float, roll_deg: float, frame_size: tuple[int, int]) -> GaitModel:
+    return LiveGait(cfg.gait, fps_hint, roll_deg, frame_size=frame_size)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    landmarks: np.ndarray | None  # [33, 5], x/y normalized
+    update: LiveUpdate
+    timings: dict[str, float]  # seconds per metrics stage
+    detector_ran: bool
+
+
+class MaskMeter:
+    """hipcam.gait.mask_features.measure on every frame while it is cheap, else on every k-th."""
+
+    def __init__(self, budget_s: float = MASK_BUDGET_S) -> None:
+        self._budget = budget_s
+        self._cost = 0.0  # moving average, seconds
+        self._n = 0
+
+    def features(self, result: PoseResult, direction: str) -> np.ndarray | None:
+        if result.mask_roi is None:
+            return None
+        self._n += 1
+        if self._n % max(1, math.ceil(self._cost / self._budget)):
+            return None
+        t0 = time.perf_counter()
+        px = result.landmarks.astype(np.float64)
+        px[:, 0] *= result.width
+        px[:, 1] *= result.height
+        mask = result.mask_image()
+        row = None if mask is None else measure(mask, px, direction)
+        dt = time.perf_counter() - t0
+        self._cost = dt if self._n == 1 else 0.8 * self._cost + 0.2 * dt
+        return row
+
+
+class Analyzer:
+    """Pose -> mask measures -> gait for one stream of frames. Not thread-safe."""
+
+    def __init__(self, cfg: HipcamConfig, pose: PoseModel, gait_factory: GaitFactory = make_gait) -> None:
+        self.cfg, self.pose = cfg, pose
+        self._gait_factory = gait_factory
+        self._gait: GaitModel | None = None
+        self._mask = MaskMeter()
+
+    def run(self, frame: CapturedFrame) -> Analysis:
+        gait = self._gait or self._start_gait(frame.image)
+        result = self.pose.process(frame.image, frame.timestamp_s)
+        timings = _seconds(self.pose.timings)
+        t0 = time.perf_counter()
+        features = self._mask.features(result, gait.direction) if result is not None else None
+        landmarks = result.landmarks if result is not None else None
+        update = gait.update(frame.timestamp_s, landmarks, features)
+        timings["gait"] = time.perf_counter() - t0
+        return Analysis(landmarks, update, timings, detector_ran=self.pose.timings.detector_ms > 0)
+
+    def _start_gait(self, image: np.ndarray) -> GaitModel:
+        level = self.cfg.level
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if level.mode == "auto" else None
+        roll = resolve_roll(level.mode, level.roll_deg, gray)
+        fps_hint = self.cfg.capture.true_fps or self.cfg.capture.fps  # LiveGait refines it from timestamps
+        h, w = image.shape[:2]
+        self._gait = self._gait_factory(self.cfg, fps_hint, roll, (w, h))
+        return self._gait
+
+
+def _seconds(t: StageTimings) -> dict[str, float]:
+    return {
+        "preprocess": t.preprocess_ms / 1e3,
+        "detector": t.detector_ms / 1e3,
+        "landmark": t.landmark_ms / 1e3,
+        "postprocess": t.postprocess_ms / 1e3,
+    }
+
+
+def opt(value: float) -> float | None:
+    """NaN (the gait code's 'unknown') -> None."""
+    return value if math.isfinite(value) else None
+
+
+def stride_record(stride: Stride, t_end: float) -> StrideRecord:
+    """A completed gait stride as the page and the store see it.
+
+    Frame numbers are the gait tracker's (one per update), which the snapshot ring is keyed by;
+    ``t_end`` is the analysis time of the stride's closing foot strike.
+    """
+    arch = stride.back_arch
+    return StrideRecord(
+        leg=stride.leg,
+        cls=stride.cls if stride.cls in ("A", "B", "C", "D") else "U",
+        confidence=opt(stride.confidence),
+        hip_extension_deg=opt(stride.hip_extension_deg),
+        thigh_peak_deg=opt(stride.thigh_peak_deg),
+        trunk_lean_deg=opt(stride.trunk_lean_deg),
+        back_arch=arch.detected,
+        lumbar_depth_ratio=None if arch.lumbar_depth_ratio is None else opt(arch.lumbar_depth_ratio),
+        frame_start=stride.foot_strike_frame,
+        frame_end=stride.end_frame,
+        t_start=t_end - stride.duration_s if math.isfinite(stride.duration_s) else None,
+        t_end=t_end,
+        peak_frame=stride.peak_frame,
+    )
