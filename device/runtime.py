@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,28 @@ def prune_outputs(model: bytes, drop: tuple[str, ...]) -> bytes:
     return bytes(builder.Output())
 
 
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 to /dev/null for a moment.
+
+    The runtime's C++ logging ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") writes to
+    the descriptor directly, below sys.stderr, and cannot be configured from Python. Only model
+    loading is wrapped; errors still arrive as exceptions and become one-line AssetErrors.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+        finally:
+            os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class TfliteModel:
     """One .tflite model, allocated once, with inputs and outputs addressed by tensor name.
 
@@ -81,8 +106,9 @@ class TfliteModel:
         try:
             if drop_outputs:
                 content = prune_outputs(content, drop_outputs)
-            self._interp = interpreter_class(model_content=content, num_threads=num_threads)
-            self._interp.allocate_tensors()
+            with _native_stderr_silenced():
+                self._interp = interpreter_class(model_content=content, num_threads=num_threads)
+                self._interp.allocate_tensors()
         except (IndexError, TypeError, struct.error):
             raise AssetError(f"{p}: not a usable TFLite model (truncated or corrupt); run `hipcam fetch`") from None
         except (ValueError, RuntimeError) as exc:

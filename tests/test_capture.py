@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,20 @@ def test_spec_routing(models_dir: Path) -> None:
     assert isinstance(url, OpenCVSource) and url.kind == "url"
     dev = make_source("/dev/video4", cfg)
     assert isinstance(dev, OpenCVSource) and dev.kind == "camera"
+
+
+def test_quiet_video_logs_is_scoped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cv2.utils import logging as cv_logging
+
+    from hipcam.capture.opencv_source import FFMPEG_LOGLEVEL_ENV, quiet_video_logs
+
+    monkeypatch.delenv(FFMPEG_LOGLEVEL_ENV, raising=False)
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)
+    before = cv_logging.getLogLevel()
+    with quiet_video_logs():
+        assert os.environ[FFMPEG_LOGLEVEL_ENV] == "-8"
+        assert cv_logging.getLogLevel() <= cv_logging.LOG_LEVEL_ERROR
+    assert FFMPEG_LOGLEVEL_ENV not in os.environ and cv_logging.getLogLevel() == before
+    monkeypatch.setenv(FFMPEG_LOGLEVEL_ENV, "32")  # the user debugging FFmpeg keeps their level
+    with quiet_video_logs():
+        assert os.environ[FFMPEG_LOGLEVEL_ENV] == "32"

@@ -16,7 +16,7 @@ from hipcam.errors import AssetError
 from hipcam.pose.anchors import NUM_ANCHORS, generate_anchors
 from hipcam.pose.detector import Detection, decode_boxes, iou, sigmoid_scores, weighted_nms
 from hipcam.pose.landmarks import decode_world, refine_from_heatmap
-from hipcam.pose.pipeline import select_subject
+from hipcam.pose.pipeline import SWITCH_RATIO, select_subject, subject_priority, switch_target
 from hipcam.pose.roi import Roi, mask_to_image, normalize_radians, roi_from_alignment
 from hipcam.pose.smoothing import LowPass, OneEuroFilter
 from hipcam.runtime import TfliteModel
@@ -167,6 +167,46 @@ def test_main_subject_is_the_big_central_person() -> None:
     runner = person(0.80, (330.0, 250.0), 150.0)
     assert select_subject([bystander, runner], 640, 480) is runner
     assert select_subject([bystander], 640, 480) is bystander
+
+
+def _person(hips: tuple[float, float], half_height: float, score: float = 0.9) -> Detection:
+    """A detection whose ROI is centred on ``hips``, upright, 2.5 x ``half_height`` wide."""
+    kp = np.array([hips, (hips[0], hips[1] - half_height), hips, hips], float)
+    return Detection(score=score, box=np.zeros(4), keypoints=kp)
+
+
+def test_recheck_switches_to_a_clearly_better_subject() -> None:
+    width, height = 1280, 720
+    bystander = _person((200.0, 300.0), 100.0)  # small, off to the side: the tracker locked on it
+    runner = _person((660.0, 380.0), 220.0)  # big and central
+    tracked = bystander.roi()
+    assert switch_target(tracked, [bystander, runner], width, height) is runner
+    assert switch_target(tracked, [runner], width, height) is runner  # the bystander went undetected
+    # Tracking the runner: the bystander never takes over, and nothing at all is no reason to move.
+    assert switch_target(runner.roi(), [bystander, runner], width, height) is None
+    assert switch_target(runner.roi(), [], width, height) is None
+
+
+def test_recheck_hysteresis_and_same_person() -> None:
+    width, height = 1280, 720
+    tracked = _person((500.0, 360.0), 150.0).roi()
+    held = subject_priority(tracked, width, height)
+    # Another person a little better (below the switch ratio) does not take the tracker...
+    slightly = _person((900.0, 360.0), 180.0)
+    ratio = subject_priority(slightly.roi(), width, height) / held
+    assert 1.0 < ratio < SWITCH_RATIO
+    assert switch_target(tracked, [slightly], width, height) is None
+    # ...one clearly better does.
+    clearly = _person((900.0, 360.0), 240.0)
+    assert subject_priority(clearly.roi(), width, height) > SWITCH_RATIO * held
+    assert switch_target(tracked, [slightly, clearly], width, height) is clearly
+    # A bigger detection of the tracked person itself (arms up, a jump) is the same person: no switch.
+    same_bigger = _person((510.0, 350.0), 200.0)
+    assert switch_target(tracked, [same_bigger], width, height) is None
+    # The tracked person's own detection counts for it when it scores better than the tracked ROI.
+    held_by_detection = subject_priority(same_bigger.roi(), width, height)
+    assert held_by_detection * SWITCH_RATIO > subject_priority(clearly.roi(), width, height)
+    assert switch_target(tracked, [same_bigger, clearly], width, height) is None
 
 
 def test_model_file_errors_are_one_line(tmp_path: Path, models_dir: Path) -> None:

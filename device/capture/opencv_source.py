@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +18,34 @@ from hipcam.errors import VideoError
 Kind = Literal["file", "camera", "url"]
 # A container's frame count can be off by a frame or two; fewer decoded frames than this is truncation.
 TRUNCATION_SLACK = 2
+FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
+AV_LOG_QUIET = "-8"
+
+
+@contextmanager
+def quiet_video_logs() -> Iterator[None]:
+    """Keep FFmpeg's and OpenCV's own stderr lines out while a capture opens.
+
+    "moov atom not found", "partial file" and "backend ... can't be used" would bury the one-line
+    VideoError that says the same for the user. OpenCV hands OPENCV_FFMPEG_LOGLEVEL to FFmpeg (whose
+    level is process-wide) each time a capture opens, so the capture's later decoding stays quiet
+    too. A level the user set (OPENCV_FFMPEG_LOGLEVEL, OPENCV_LOG_LEVEL) is left alone, for debugging.
+    """
+    from cv2.utils import logging as cv_logging
+
+    set_ffmpeg = FFMPEG_LOGLEVEL_ENV not in os.environ
+    cv_level = None if "OPENCV_LOG_LEVEL" in os.environ else cv_logging.getLogLevel()
+    if set_ffmpeg:
+        os.environ[FFMPEG_LOGLEVEL_ENV] = AV_LOG_QUIET
+    if cv_level is not None:
+        cv_logging.setLogLevel(min(cv_level, cv_logging.LOG_LEVEL_ERROR))
+    try:
+        yield
+    finally:
+        if set_ffmpeg:
+            os.environ.pop(FFMPEG_LOGLEVEL_ENV, None)
+        if cv_level is not None:
+            cv_logging.setLogLevel(cv_level)
 
 
 class OpenCVSource:
@@ -91,9 +122,10 @@ class OpenCVSource:
         self._pending = first
 
     def _new_capture(self) -> cv2.VideoCapture:
-        if self.kind == "file":
-            return cv2.VideoCapture(str(self.target), cv2.CAP_FFMPEG)
-        cap = cv2.VideoCapture(self.target)
+        with quiet_video_logs():
+            if self.kind == "file":
+                return cv2.VideoCapture(str(self.target), cv2.CAP_FFMPEG)
+            cap = cv2.VideoCapture(self.target)
         width, height, fps = self._request
         if self.kind == "camera" and cap.isOpened():
             if width and height:

@@ -107,4 +107,5 @@ def _collect(
 def _progress_bar(total: int, label: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total or None, unit="frame", desc=label, leave=False)
+    # disable=None: no bar when stderr is not a terminal (logs, pipes), where it would be noise.
+    return tqdm(total=total or None, unit="frame", desc=label, leave=False, disable=None)

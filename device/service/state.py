@@ -314,8 +314,9 @@ class LiveState:
     @staticmethod
     def _leg_summary(summary: _Summary) -> dict[str, Any]:
         recent = list(summary.recent)
-        ext = [s.hip_extension_deg for s in recent if s.hip_extension_deg is not None]
-        lean = [s.trunk_lean_deg for s in recent if s.trunk_lean_deg is not None]
+        classified = [s for s in recent if s.cls in ("A", "B", "C", "D")]  # unknown strides carry no trusted angles
+        ext = [s.hip_extension_deg for s in classified if s.hip_extension_deg is not None]
+        lean = [s.trunk_lean_deg for s in classified if s.trunk_lean_deg is not None]
         rolling: dict[str, int] = dict.fromkeys(CLASSES, 0)
         for s in recent:
             if s.cls in rolling:

@@ -57,9 +57,11 @@
   function renderMetrics() {
     const live = state.live || {};
     const strides = state.strides || [];
-    const lastExt = strides.length ? strides[strides.length - 1].hip_extension_deg : null;
-    const ext = live.hip_extension_deg !== null && live.hip_extension_deg !== undefined ? live.hip_extension_deg : lastExt;
-    $("m-ext").textContent = fmt(ext, 0);
+    // The big number is the last stride's peak extension (what the class is judged on); the
+    // instantaneous value swings through the whole cycle and is shown small beside it.
+    const last = strides.length ? strides[strides.length - 1] : null;
+    $("m-ext").textContent = fmt(last ? last.hip_extension_deg : null, 0);
+    $("m-ext-now").textContent = "now " + fmt(live.hip_extension_deg, 0) + "°";
     $("m-lean").textContent = fmt(live.trunk_lean_deg, 0);
     $("m-cad").textContent = fmt(live.cadence_spm, 0);
     $("stats").textContent = "fps " + fmt(live.fps, 1) + " · analysis " + fmt(live.inference_ms, 0) + " ms · dropped " +
