@@ -174,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `hipcam … | head`: the reader left; not an error worth a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug: say so in one line; HIPCAM_DEBUG=1 shows the traceback
         if os.environ.get("HIPCAM_DEBUG"):
             raise

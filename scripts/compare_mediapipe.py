@@ -97,9 +97,11 @@ def worker(args: argparse.Namespace) -> None:
     h, w = frames[0].shape[:2]
     print(
         f"{args.video.name}: {len(frames)} frames {w}x{h} in memory; hipcam threads={cfg.pose.threads}; "
-        f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; chunks of {args.chunk} frames"
+        f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; chunks of {args.chunk} frames; "
+        f"segmentation {'kept' if args.keep_mask else 'pruned'}"
     )
-    pose = BlazePose.from_config(cfg)
+    # --keep-mask: the full landmark model with its segmentation branch, as the live service runs it.
+    pose = BlazePose.from_config(cfg, keep_mask=args.keep_mask)
     run_round(pose, frames[:30], fps, args.chunk)  # warm-up: first invokes pack weights, load graphs
     mp_fps, hc_fps, bound = [], [], []
     for r in range(args.rounds):
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None, help="only the first N frames")
     parser.add_argument("--chunk", type=int, default=50, help="frames per interleaved turn")
     parser.add_argument("--threads", type=int, default=None, help="hipcam interpreter threads (default: config)")
+    parser.add_argument("--keep-mask", action="store_true", help="keep the segmentation output (as live)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -138,6 +141,8 @@ def main() -> None:
     for flag in ("rounds", "frames", "chunk", "threads"):
         if getattr(args, flag) is not None:
             cmd += [f"--{flag}", str(getattr(args, flag))]
+    if args.keep_mask:
+        cmd.append("--keep-mask")
     env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="2")
     raise SystemExit(subprocess.run(cmd, env=env, check=False).returncode)
 

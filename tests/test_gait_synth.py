@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from synth_runner import RunnerSpec, generate
+from synth_runner import RunnerSpec, generate, mask_features
 
+from hipcam.gait import mask_features as mf
 from hipcam.gait.classify import classify
 from hipcam.gait.live import LiveGait
 from hipcam.gait.offline import analyze
 from hipcam.gait.params import GaitParams
 from hipcam.gait.report import format_table, to_dict
+from hipcam.gait.strides import Stride
+from hipcam.landmarks_file import LandmarkSeries
 
 P = GaitParams()
 
@@ -59,9 +62,78 @@ def test_threshold_cases(lean: float, thigh: float, expected: str) -> None:
     assert classes and np.mean([c == expected for c in classes]) >= 0.95
 
 
-def test_deep_lumbar_concavity_is_d() -> None:
+def test_lumbar_arch_change_rule() -> None:
+    # The rule takes the lumbar depth *gained* at peak extension, never the absolute depth.
     assert classify(20.0, 3.0, 0.12, 1.0, P)[0] == "D"
     assert classify(20.0, 3.0, 0.02, 1.0, P)[0] == "B"
+    assert classify(20.0, 3.0, -0.05, 1.0, P)[0] == "B"
+    assert classify(3.0, 3.0, 0.12, 1.0, P)[0] == "A"  # an arch without a thigh that looks extended
+
+
+def _with_mask(spec: RunnerSpec) -> LandmarkSeries:
+    sy = generate(spec)
+    sy.series.mask_features = mask_features(sy)
+    sy.series.mask_feature_names = mf.FEATURE_NAMES
+    return sy.series
+
+
+def _classes_offline_and_live(series: LandmarkSeries) -> tuple[list[Stride], list[Stride]]:
+    off = [s for s in analyze(series, P).strides if s.reason == ""]
+    live = LiveGait(P, fps_hint=series.fps, frame_size=(series.width, series.height))
+    got: list[Stride] = []
+    assert series.mask_features is not None
+    for i, lm in enumerate(series.image_landmarks):
+        got += live.update(i / series.fps, lm if series.found[i] else None, series.mask_features[i]).strides
+    return off, [s for s in got if s.reason == ""]
+
+
+@pytest.mark.parametrize("baseline", [0.03, 0.20])
+def test_constant_lordosis_is_not_d(baseline: float) -> None:
+    # A deep but constant concavity (build, clothing, lordosis the runner always has) is not arching
+    # to fake extension: upright + thigh 20 deg stays B, offline and live, whatever its depth.
+    series = _with_mask(RunnerSpec(trunk_lean_deg=0.0, peak_thigh_deg=20.0, lumbar_depth_ratio=baseline,
+                                   seed=7, duration_s=5.0))  # fmt: skip
+    for strides in _classes_offline_and_live(series):
+        assert len(strides) >= 8
+        assert all(s.cls == "B" for s in strides)
+        changes = [s.back_arch.lumbar_arch_change for s in strides]
+        assert all(c is not None and abs(c) < 0.02 for c in changes)
+        depth = [s.back_arch.lumbar_depth_ratio for s in strides]  # the absolute depth is still reported
+        assert all(d is not None and abs(d - baseline) < 0.04 for d in depth)
+
+
+def test_normal_push_off_excursion_is_not_d() -> None:
+    # Runners extend the lumbar spine and tip the pelvis a little toward toe-off anyway (the upright
+    # lab runner gains ~0.03 trunk lengths): that alone must not make D.
+    series = _with_mask(RunnerSpec(trunk_lean_deg=0.0, peak_thigh_deg=20.0, lumbar_depth_ratio=0.10,
+                                   arch_increase_ratio=0.04, seed=8, duration_s=5.0))  # fmt: skip
+    off = [s for s in analyze(series, P).strides if s.reason == ""]
+    assert len(off) >= 8 and all(s.cls == "B" for s in off)
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0])
+def test_arch_growing_at_push_off_is_d(fps: float) -> None:
+    # The same upright runner (B from the landmarks), but the lumbar concavity deepens toward each
+    # toe-off: that is the arched-back pattern (D), offline and live, at 30 and 60 fps.
+    series = _with_mask(RunnerSpec(trunk_lean_deg=0.0, peak_thigh_deg=20.0, lumbar_depth_ratio=0.10,
+                                   arch_increase_ratio=0.15, seed=9, duration_s=5.0, fps=fps))  # fmt: skip
+    for strides in _classes_offline_and_live(series):
+        assert len(strides) >= 8
+        assert np.mean([s.cls == "D" for s in strides]) >= 0.9
+        assert all(s.back_arch.detected for s in strides if s.cls == "D")
+        assert np.median([s.back_arch.lumbar_arch_change or 0.0 for s in strides]) > P.lumbar_arch_increase_min
+
+
+def test_required_cases_hold_with_mask() -> None:
+    # The required B/C/D cases with a deep constant concavity present (mask features on). Not A: on the
+    # synthetic silhouette the mask's thigh axis reads ~+19 deg at thigh 3 deg (the two thigh capsules
+    # merge near the hip and drag the run centres forward), is swapped in, and makes B; that is the
+    # mask-thigh rule, not the back-arch measure (see docs/gait.md, known limits).
+    for lean, thigh, expected in ((0.0, 20.0, "B"), (18.0, 20.0, "C"), (-8.0, 20.0, "D")):
+        series = _with_mask(RunnerSpec(trunk_lean_deg=lean, peak_thigh_deg=thigh, lumbar_depth_ratio=0.15,
+                                       seed=7, duration_s=3.0))  # fmt: skip
+        classes = [s.cls for s in analyze(series, P).strides if s.cls != "unknown"]
+        assert classes and np.mean([c == expected for c in classes]) >= 0.95, (lean, thigh)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

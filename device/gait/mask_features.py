@@ -11,7 +11,14 @@ measured on it, each frame, in a cropped and downsampled band (cheap enough for 
     is a profile r(y) = how far behind the centre line the back is. Its upper convex hull bridges the
     upper back (thoracic bulge) and the buttock; the largest gap between that hull and the outline is
     the lumbar concavity depth, divided by the trunk length (shoulder-mid to hip-mid). A flat back gives
-    ~0.02-0.04; a marked lordosis / anterior pelvic tilt gives more.
+    ~0.02-0.04 on the synthetic silhouette; real runners read 0.1-0.2 (buttock, clothing, and a forearm
+    behind the back that the arm test misses), so it is reported as information only.
+``lower_back_depth_ratio``
+    How far the buttock sticks out behind the deepest point of the lower back: on the profile from 45 %
+    of shoulder->hip down to 0.1 trunk lengths below the hip, the rearmost point from 80 % down (the
+    buttock) minus the most forward point above it, / trunk length. No upper back, so an arm swung
+    behind it does not matter; rows near an arm behind the back are dropped with a margin. Its absolute
+    value is build and clothing; the gait code uses its change within a stride (strides.lumbar_arch).
 ``back_tilt_deg``
     Angle of the chord from the buttock to the upper-back hull point, from the upward vertical,
     positive when the upper back is ahead of the buttock (same sign convention as the trunk lean).
@@ -33,6 +40,7 @@ roll correction is applied here: the gait code rotates the angles with the landm
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 import numpy as np
@@ -42,12 +50,17 @@ FEATURE_NAMES: tuple[str, ...] = (
     "back_tilt_deg",
     "thigh_mask_deg_left",
     "thigh_mask_deg_right",
+    "lower_back_depth_ratio",
 )
-LUMBAR_DEPTH, BACK_TILT, THIGH_MASK_LEFT, THIGH_MASK_RIGHT = range(len(FEATURE_NAMES))
+LUMBAR_DEPTH, BACK_TILT, THIGH_MASK_LEFT, THIGH_MASK_RIGHT, LOWER_BACK_DEPTH = range(len(FEATURE_NAMES))
 
 _NOSE, _L_EAR, _R_EAR = 0, 7, 8
 _SHOULDERS, _HIPS = (11, 12), (23, 24)
 _ARMS = ((11, 13, 15), (12, 14, 16))  # shoulder, elbow, wrist
+_HANDS = ((17, 19, 21), (18, 20, 22))  # pinky, index, thumb
+_LOWER_BACK = (0.45, 1.1)  # rows of the lower-back profile, as fractions of shoulder-mid -> hip-mid
+_BUTTOCK_FROM = 0.8  # the buttock is the rearmost point of the profile from this fraction down
+_ARM_MARGIN = 0.1  # trunk lengths: rows this close to an arm's rows behind the back are dropped too
 _LEGS = {"left": (23, 25), "right": (24, 26)}
 _HEELS, _TOES = (29, 30), (31, 32)
 _ROWS_PER_TRUNK = 48  # sampled rows along the trunk; edges are interpolated below one step
@@ -165,6 +178,64 @@ def _lumbar(mask: np.ndarray, lm: np.ndarray, d: int, trunk: float, step: int) -
     return gap / trunk, tilt
 
 
+def _arm_rows(
+    lm: np.ndarray, rows: np.ndarray, center: np.ndarray, prof: np.ndarray, d: int, trunk: float
+) -> np.ndarray:
+    """bool per row: the back outline there may be an arm's (elbow, forearm or hand behind the back).
+
+    Rows where the shoulder-elbow-wrist-hand line lies > 0.1 trunk lengths behind the centre line and
+    the outline reaches near it, widened by _ARM_MARGIN: the forearm and fist are thick, and their
+    lower edge lies below the wrist landmark (on the lab clip the far forearm's underside, 3-5 px below
+    the polyline, made a 0.1-0.15 deep false "concavity" at every near-leg push-off).
+    """
+    covered = np.zeros(rows.shape, dtype=bool)
+    for arm, hand in zip(_ARMS, _HANDS, strict=True):
+        pts = lm[list(arm), :2]
+        hand_pts = lm[list(hand), :2]
+        if np.isfinite(hand_pts).all():
+            pts = np.vstack([pts, hand_pts.mean(axis=0)[None]])
+        for a, b in itertools.pairwise(pts):
+            x = _polyline_x(np.vstack([a, b, b]), rows)
+            behind = -d * (x - center)
+            covered |= np.isfinite(behind) & (behind > 0.1 * trunk) & (prof >= behind - 0.12 * trunk)
+    if covered.any():
+        idx = np.flatnonzero(covered)
+        near = np.abs(rows[:, None] - rows[idx][None, :]).min(axis=1) <= _ARM_MARGIN * trunk
+        covered |= near
+    return covered
+
+
+def _lower_back(mask: np.ndarray, lm: np.ndarray, d: int, trunk: float, step: int) -> float:
+    """How far the buttock sticks out behind the deepest point of the lower back, / trunk length.
+
+    Only the profile from the mid-back down to just below the hip is used, where the arms rarely
+    reach, and its own upper back is not needed (the upper-hull measure's weak point). The absolute
+    value is mostly build and clothing; its change within a stride tracks the lumbo-pelvic extension
+    (anterior pelvic tilt pushes the buttock back, lumbar extension pulls the waist forward).
+    """
+    sh = np.nanmean(lm[list(_SHOULDERS), :2], axis=0)
+    hp = np.nanmean(lm[list(_HIPS), :2], axis=0)
+    axis = hp - sh
+    if axis[1] <= 0:
+        return np.nan
+    rows = np.arange(np.floor(sh[1] + _LOWER_BACK[0] * axis[1]), np.ceil(sh[1] + _LOWER_BACK[1] * axis[1]), step)
+    if rows.size < 6:
+        return np.nan
+    center = sh[0] + (rows - sh[1]) * axis[0] / axis[1]
+    prof = _edge_distance(mask, rows, center, -d, 0.8 * trunk, step)
+    prof[_arm_rows(lm, rows, center, prof, d, trunk)] = np.nan
+    ok = np.isfinite(prof)
+    along = (rows - sh[1]) / axis[1]
+    buttock = ok & (along >= _BUTTOCK_FROM)
+    if ok.mean() < 0.6 or not buttock.any():
+        return np.nan
+    ib = int(np.flatnonzero(buttock)[np.argmax(prof[buttock])])
+    above = ok & (np.arange(rows.size) < ib)
+    if above.sum() < 3:
+        return np.nan
+    return float((prof[ib] - np.min(prof[above])) / trunk)
+
+
 def _thigh_axis(mask: np.ndarray, hip: np.ndarray, knee: np.ndarray, d: int, trunk: float, step: int) -> float:
     seg = knee - hip
     if not np.all(np.isfinite(seg)) or seg[1] <= 0.2 * trunk:
@@ -209,6 +280,7 @@ def measure(
     step = max(1, int(trunk / _ROWS_PER_TRUNK))
     with np.errstate(invalid="ignore"):
         out[LUMBAR_DEPTH], out[BACK_TILT] = _lumbar(mask, lm, d, trunk, step)
+        out[LOWER_BACK_DEPTH] = _lower_back(mask, lm, d, trunk, step)
         for idx, leg in ((THIGH_MASK_LEFT, "left"), (THIGH_MASK_RIGHT, "right")):
             hip_i, knee_i = _LEGS[leg]
             out[idx] = _thigh_axis(mask, lm[hip_i, :2], lm[knee_i, :2], d, trunk, step)

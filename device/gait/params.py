@@ -1,8 +1,9 @@
 """Thresholds and settings of the gait analysis (the `[gait]` config section).
 
 Angles are in degrees, in the sagittal (image) plane after camera-roll correction. Defaults come from
-the running literature cited in docs/gait.md; the mask-based lumbar threshold is a heuristic that
-should be calibrated on footage with a known posture.
+the running literature cited in docs/gait.md; the mask-based lumbar arch threshold is a provisional
+heuristic (set from its noise on real footage and the synthetic model) to calibrate on footage with a
+known posture.
 """
 
 from __future__ import annotations
@@ -37,8 +38,18 @@ class GaitParams(BaseModel):
     trunk_back_tilt_deg: float = Field(
         4.0, ge=0.0, le=30.0, description="trunk tipped this far backward at peak extension: arched back (D)"
     )
-    lumbar_depth_ratio_max: float = Field(
-        0.07, ge=0.0, le=0.5, description="lumbar concavity depth / trunk length from the mask above which: arched (D)"
+    lumbar_arch_increase_min: float = Field(
+        0.08,
+        ge=0.0,
+        le=0.5,
+        description="mask lumbar depth (trunk lengths) gained at peak extension over the stride's "
+        "least-extended phase from which: arched (D); provisional, see docs/gait.md",
+    )
+    lumbar_window_s: float = Field(
+        0.06,
+        gt=0.0,
+        le=0.3,
+        description="the lumbar depth at peak extension is the median over this many seconds each side",
     )
     thigh_mask_disagree_deg: float = Field(
         4.0, ge=0.0, le=45.0, description="mask and landmark thigh axes further apart than this: use the mask's"
@@ -47,7 +58,10 @@ class GaitParams(BaseModel):
         3.0, gt=0.0, le=20.0, description="margin to a threshold (deg) that gives ~88 % confidence"
     )
     confidence_scale_ratio: float = Field(
-        0.015, gt=0.0, le=0.2, description="margin of the lumbar depth ratio that gives ~88 % confidence"
+        0.015,
+        gt=0.0,
+        le=0.2,
+        description="margin of the lumbar arch change (trunk lengths) that gives ~88 % confidence",
     )
     min_confidence: float = Field(0.3, ge=0.0, le=1.0, description="below this a stride is reported as unknown")
 

@@ -29,8 +29,11 @@ def _stride(s: Stride) -> dict[str, Any]:
         "hip_extension_deg": _num(s.hip_extension_deg),
         "back_arch": {
             "detected": bool(s.back_arch.detected),
-            "lumbar_depth_ratio": _num(s.back_arch.lumbar_depth_ratio, 4),
+            "lumbar_depth_ratio": _num(s.back_arch.lumbar_depth_ratio, 4),  # absolute: information only
             "trunk_back_tilt_deg": _num(s.back_arch.trunk_back_tilt_deg),
+            "lumbar_arch_change": _num(s.back_arch.lumbar_arch_change, 4),  # the D measure from the mask
+            "lower_back_depth_peak": _num(s.back_arch.lower_back_depth_peak, 4),
+            "lower_back_depth_neutral": _num(s.back_arch.lower_back_depth_neutral, 4),
         },
         "class": s.cls,
         "confidence": _num(s.confidence, 3),
@@ -66,10 +69,14 @@ def _fmt(x: float | None, width: int, digits: int = 1) -> str:
 
 
 def format_table(report: GaitReport) -> str:
-    """One line per stride (times in seconds at the report's fps), then the summary."""
+    """One line per stride (times in seconds at the report's fps), then the summary.
+
+    arch+: lower-back depth gained at peak extension (the mask's D measure, trunk lengths); lumbar: the
+    absolute upper-hull depth (information only: build and clothing dominate it).
+    """
     head = (
         f"{'#':>3} {'leg':<5} {'strike':>7} {'toe-off':>7} {'end':>7} {'stance s':>8} {'thigh':>6} "
-        f"{'trunk':>6} {'hip ext':>7} {'lumbar':>6}  class conf  note"
+        f"{'trunk':>6} {'hip ext':>7} {'arch+':>6} {'lumbar':>6}  class conf  note"
     )
     lines = [head, "-" * len(head)]
     for i, s in enumerate(report.strides, 1):
@@ -78,7 +85,8 @@ def format_table(report: GaitReport) -> str:
         lines.append(
             f"{i:>3} {s.leg:<5} {s.foot_strike_frame:>7} {toe:>7} {s.end_frame:>7} {_fmt(s.stance_s, 8, 3)} "
             f"{_fmt(s.thigh_peak_deg, 6)} {_fmt(s.trunk_lean_deg, 6)} {_fmt(s.hip_extension_deg, 7)} "
-            f"{_fmt(s.back_arch.lumbar_depth_ratio, 6, 3)}  {s.cls:<5} {s.confidence:4.2f}  {note}"
+            f"{_fmt(s.back_arch.lumbar_arch_change, 6, 3)} {_fmt(s.back_arch.lumbar_depth_ratio, 6, 3)}  "
+            f"{s.cls:<5} {s.confidence:4.2f}  {note}"
         )
     summary = to_dict(report)["summary"]
     counts = " ".join(f"{c}={n}" for c, n in summary["class_counts"].items())

@@ -13,7 +13,9 @@ from hipcam.gait.kinematics import LEGS, THIGH, TRUNK, level_axis_angle
 from hipcam.gait.params import GaitParams
 
 _THIGH_MASK = {"left": mf.THIGH_MASK_LEFT, "right": mf.THIGH_MASK_RIGHT}
-_PEAK_HALF_WINDOW_S = 0.04  # mask measures are pooled this close to the peak thigh frame
+_PEAK_HALF_WINDOW_S = 0.04  # the mask thigh is pooled this close to the peak thigh frame
+_NEUTRAL_SHARE = 0.25  # the stride's least-extended quarter (by the more extended thigh) is the reference
+_MIN_LUMBAR_SAMPLES = 2  # measured mask frames needed in each of the two windows
 
 
 @dataclass
@@ -26,8 +28,13 @@ class GaitEvent:
 @dataclass
 class BackArch:
     detected: bool
-    lumbar_depth_ratio: float | None  # from the mask, None without mask features
+    lumbar_depth_ratio: float | None  # absolute upper-hull outline depth (stride median): information only
     trunk_back_tilt_deg: float  # how far the trunk tips backward at peak extension (< 0: leaning forward)
+    # The mask's D measure (trunk lengths): lower-back depth at peak thigh extension minus that in the
+    # stride's least-extended phase; > 0 = the back arches as the thigh extends. None: not measurable.
+    lumbar_arch_change: float | None = None
+    lower_back_depth_peak: float | None = None  # median within lumbar_window_s of the peak thigh frame
+    lower_back_depth_neutral: float | None = None  # median over the stride's least-extended quarter
 
 
 @dataclass
@@ -117,21 +124,64 @@ def measure_stride(
     stride.peak_frame = p + offset
     thigh_lm = float(filtered[p, THIGH[leg]])
     trunk = float(filtered[p, TRUNK])
-    thigh_used, source, lumbar = thigh_lm, "landmarks", None
+    thigh_used, source = thigh_lm, "landmarks"
+    arch = BackArch(False, None, -trunk)
     if mask is not None:
         thigh_used, source = _mask_thigh(thigh_lm, mask, p, leg, d, roll_deg, fps, params)
-        lumbar_v = _nanmedian(mask[start:end, mf.LUMBAR_DEPTH])
-        lumbar = lumbar_v if math.isfinite(lumbar_v) and np.isfinite(mask[start:end, 0]).sum() >= 3 else None
+        arch = lumbar_arch(mask, filtered, start, end, p, fps, params, -trunk)
     stride.thigh_landmark_deg, stride.thigh_peak_deg, stride.thigh_source = thigh_lm, thigh_used, source
     stride.trunk_lean_deg = trunk
     stride.hip_extension_deg = thigh_used - trunk
-    stride.back_arch = BackArch(arch_margin(trunk, lumbar, params) >= 0, lumbar, -trunk)
+    arch.detected = arch_margin(trunk, arch.lumbar_arch_change, params) >= 0
+    stride.back_arch = arch
     if stride.reason:
         return stride
-    stride.cls, stride.confidence = classify(thigh_used, trunk, lumbar, min(1.0, q), params)
+    stride.cls, stride.confidence = classify(thigh_used, trunk, arch.lumbar_arch_change, min(1.0, q), params)
     if stride.cls == "unknown":
         stride.reason = "low confidence"
     return stride
+
+
+def lumbar_arch(
+    mask: np.ndarray,
+    filtered: np.ndarray,
+    start: int,
+    end: int,
+    peak: int,
+    fps: float,
+    params: GaitParams,
+    back_tilt_deg: float,
+) -> BackArch:
+    """The back-arch measures of the stride [start, end) whose thigh peaks at `peak` (BackArch.detected
+    is left False: the caller decides with classify.arch_margin).
+
+    mask: mask features [n, K] (mask_features.FEATURE_NAMES order), indexed like `filtered`. Arching to
+    fake extension means the lordosis grows as the thigh reaches its peak, so the D measure is a change
+    within the runner's own stride: the median lower-back depth within `lumbar_window_s` of the peak
+    minus its median over the stride's least-extended quarter (the frames where the more extended of
+    the two thighs is lowest, i.e. around each mid-stance). A constant offset (build, clothing, the
+    buttock's shape, the mask's soft edge) cancels. Needs _MIN_LUMBAR_SAMPLES measured frames in each
+    window, else the change is None. The absolute upper-hull depth is kept as information only.
+    """
+    arch = BackArch(False, None, back_tilt_deg)
+    hull = mask[start:end, mf.LUMBAR_DEPTH]
+    if np.isfinite(hull).sum() >= 3:
+        arch.lumbar_depth_ratio = _nanmedian(hull)
+    depth = mask[start:end, mf.LOWER_BACK_DEPTH]
+    half = max(1, round(params.lumbar_window_s * fps))
+    near_peak = depth[max(peak - half - start, 0) : peak + half + 1 - start]
+    thighs = filtered[start:end, [THIGH["left"], THIGH["right"]]]
+    finite = np.isfinite(thighs).any(axis=1)
+    if finite.sum() < 4:
+        return arch
+    most_extended = np.max(np.where(np.isfinite(thighs), thighs, -np.inf), axis=1)
+    cut = float(np.percentile(most_extended[finite], 100 * _NEUTRAL_SHARE))
+    neutral = depth[finite & (most_extended <= cut)]
+    if min(np.isfinite(near_peak).sum(), np.isfinite(neutral).sum()) < _MIN_LUMBAR_SAMPLES:
+        return arch
+    arch.lower_back_depth_peak, arch.lower_back_depth_neutral = _nanmedian(near_peak), _nanmedian(neutral)
+    arch.lumbar_arch_change = arch.lower_back_depth_peak - arch.lower_back_depth_neutral
+    return arch
 
 
 def _mask_thigh(

@@ -100,8 +100,10 @@ class Analyzer:
         self._mask = MaskMeter()
 
     def run(self, frame: CapturedFrame) -> Analysis:
-        gait = self._gait or self._start_gait(frame.image)
         result = self.pose.process(frame.image, frame.timestamp_s)
+        if result is not None and result.switched:
+            self._gait = None  # another person took over: no stride may span two runners
+        gait = self._gait or self._start_gait(frame.image)
         timings = _seconds(self.pose.timings)
         t0 = time.perf_counter()
         features = self._mask.features(result, gait.direction) if result is not None else None
