@@ -151,6 +151,7 @@ def _stride_with_mask(mask_thigh: np.ndarray) -> str:
     n = 60
     filtered = np.zeros((n, len(CHANNELS)))
     filtered[:, THIGH["right"]] = 20.0 - 0.05 * (np.arange(n) - 25.0) ** 2  # peak 20 deg at frame 25
+    filtered[:, THIGH["left"]] = -30.0  # the other thigh forward: the thighs are apart
     filtered[:, TRUNK] = 2.0
     mask = np.full((n, len(mf.FEATURE_NAMES)), np.nan)
     mask[:, mf.THIGH_MASK_RIGHT] = mask_thigh
@@ -163,3 +164,5 @@ def test_mask_thigh_used_only_when_consistent() -> None:
     assert _stride_with_mask(steady) == "mask"
     noisy = 27.0 + np.tile([-8.0, 6.0, -5.0, 7.0], 15)  # same median, but jittering by ~13 deg
     assert _stride_with_mask(noisy) == "landmarks"
+    implausible = np.full(60, 40.0)  # 20 deg off: merged thighs or an arm in the outline, not the hip landmark
+    assert _stride_with_mask(implausible) == "landmarks"

@@ -125,11 +125,9 @@ def test_arch_growing_at_push_off_is_d(fps: float) -> None:
 
 
 def test_required_cases_hold_with_mask() -> None:
-    # The required B/C/D cases with a deep constant concavity present (mask features on). Not A: on the
-    # synthetic silhouette the mask's thigh axis reads ~+19 deg at thigh 3 deg (the two thigh capsules
-    # merge near the hip and drag the run centres forward), is swapped in, and makes B; that is the
-    # mask-thigh rule, not the back-arch measure (see docs/gait.md, known limits).
-    for lean, thigh, expected in ((0.0, 20.0, "B"), (18.0, 20.0, "C"), (-8.0, 20.0, "D")):
+    # The four required cases with a deep constant concavity present (mask features on). At thigh 3 deg
+    # the two thighs merge near the hip in the silhouette, so the mask's thigh axis must not be used.
+    for lean, thigh, expected in ((0.0, 20.0, "B"), (18.0, 20.0, "C"), (-8.0, 20.0, "D"), (0.0, 3.0, "A")):
         series = _with_mask(RunnerSpec(trunk_lean_deg=lean, peak_thigh_deg=thigh, lumbar_depth_ratio=0.15,
                                        seed=7, duration_s=3.0))  # fmt: skip
         classes = [s.cls for s in analyze(series, P).strides if s.cls != "unknown"]

@@ -54,6 +54,12 @@ class GaitParams(BaseModel):
     thigh_mask_disagree_deg: float = Field(
         4.0, ge=0.0, le=45.0, description="mask and landmark thigh axes further apart than this: use the mask's"
     )
+    thigh_mask_max_disagree_deg: float = Field(
+        12.0, ge=0.0, le=60.0, description="mask thigh axis further than this from the landmarks': the mask is wrong"
+    )
+    thigh_mask_min_separation_deg: float = Field(
+        35.0, ge=0.0, le=120.0, description="angle between the thighs needed before the mask's thigh axis is trusted"
+    )
     confidence_scale_deg: float = Field(
         3.0, gt=0.0, le=20.0, description="margin to a threshold (deg) that gives ~88 % confidence"
     )

@@ -127,7 +127,13 @@ def measure_stride(
     thigh_used, source = thigh_lm, "landmarks"
     arch = BackArch(False, None, -trunk)
     if mask is not None:
-        thigh_used, source = _mask_thigh(thigh_lm, mask, p, leg, d, roll_deg, fps, params)
+        other = "right" if leg == "left" else "left"
+        separation = thigh_lm - float(filtered[p, THIGH[other]])
+        thigh_used, source = thigh_lm, "landmarks"
+        # The outline's thigh axis is only measurable where the thighs are apart in the image; with
+        # them merged near the hip it reads the pair's common centre (much too extended).
+        if np.isfinite(separation) and separation >= params.thigh_mask_min_separation_deg:
+            thigh_used, source = _mask_thigh(thigh_lm, mask, p, leg, d, roll_deg, fps, params)
         arch = lumbar_arch(mask, filtered, start, end, p, fps, params, -trunk)
     stride.thigh_landmark_deg, stride.thigh_peak_deg, stride.thigh_source = thigh_lm, thigh_used, source
     stride.trunk_lean_deg = trunk
@@ -200,7 +206,10 @@ def _mask_thigh(
         return thigh_lm, "landmarks"
     spread = float(np.subtract(*np.percentile(raw, [75, 25])))
     thigh_mask = float(level_axis_angle(float(np.median(raw)), d, roll, up=False))
-    if abs(thigh_mask - thigh_lm) > params.thigh_mask_disagree_deg + spread:
+    # A hip landmark placed high at the waistband tilts the thigh by a few degrees (raising it by 30 % of
+    # the thigh's length at 20 deg costs under 5 deg); a far larger departure means the outline is wrong
+    # (thighs merged, an arm or a shadow), not the landmarks.
+    if params.thigh_mask_disagree_deg + spread < abs(thigh_mask - thigh_lm) <= params.thigh_mask_max_disagree_deg:
         return thigh_mask, "mask"
     return thigh_lm, "landmarks"
 
