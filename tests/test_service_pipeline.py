@@ -12,8 +12,8 @@ from service_fakes import FakeGait, FakePose, FakeSource
 from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError, VideoError
 from hipcam.service.capture import CapturedFrame, FreshestSlot, Pacer, shrink
-from hipcam.service.pipeline import Pipeline
-from hipcam.service.state import LiveState
+from hipcam.service.pipeline import Pipeline, RecentCadence
+from hipcam.service.state import LiveState, StrideRecord
 from hipcam.service.store import Store
 
 CFG = HipcamConfig.model_validate({"capture": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5}})
@@ -159,3 +159,15 @@ def test_pacer_plays_a_file_at_its_rate_without_bursting() -> None:
     for _ in range(6):
         pacer.wait()
     assert time.monotonic() - t1 >= 0.09
+
+
+def _stride(t_start: float, t_end: float) -> StrideRecord:
+    return StrideRecord("left", "B", 0.9, 20.0, 20.0, 0.0, False, None, None, None, t_start, t_end)
+
+
+def test_cadence_from_stride_durations_ignores_pauses() -> None:
+    cadence = RecentCadence()
+    assert cadence.update((_stride(0.0, 0.7),)) is None  # one stride is not a rate yet
+    assert cadence.update((_stride(0.35, 1.05),)) == 120.0 / 0.7
+    # The runner steps off for a minute and comes back: the rate is still the runner's, not diluted.
+    assert abs(cadence.update((_stride(61.0, 61.7),)) - 120.0 / 0.7) < 1e-9

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import statistics
 import threading
 import time
 from collections import deque
@@ -52,6 +53,21 @@ class _Pending:
     session_id: int
     stride: StrideRecord
     snapshot: bytes | None
+
+
+class RecentCadence:
+    """Steps per minute from the median duration of the last strides (a stride is two steps).
+
+    Durations, not completion times, so a pause with nobody on the treadmill does not dilute it."""
+
+    def __init__(self, strides: int = 8) -> None:
+        self._durations: deque[float] = deque(maxlen=strides)
+
+    def update(self, new: tuple[StrideRecord, ...]) -> float | None:
+        for s in new:
+            if s.t_start is not None and s.t_end is not None and s.t_end > s.t_start:
+                self._durations.append(s.t_end - s.t_start)
+        return 120.0 / statistics.median(self._durations) if len(self._durations) >= 2 else None
 
 
 class StrideWriter:
@@ -124,7 +140,7 @@ class Pipeline:
         self._last_person = time.monotonic()
         self._frame_dt: float | None = None
         self._last_processed: float | None = None
-        self._stride_ends: deque[float] = deque(maxlen=9)
+        self._cadence = RecentCadence()
         self._reported_drops = 0
         self._session: int | None = None
         self.frames_processed = 0
@@ -229,7 +245,7 @@ class Pipeline:
             thigh_deg=opt(upd.thigh_deg),
             trunk_lean_deg=opt(upd.trunk_lean_deg),
             hip_extension_deg=opt(upd.hip_extension_deg),
-            cadence_spm=self._cadence(strides),
+            cadence_spm=self._cadence.update(strides),
             fps=(1.0 / self._frame_dt) if self._frame_dt else None,
             inference_ms=elapsed * 1000.0,
             frames_processed=self.frames_processed,
@@ -254,16 +270,6 @@ class Pipeline:
                 self.state.reset_summary()
             self._session = active
             self.state.set_flags(session_id=active)
-
-    def _cadence(self, new: tuple[StrideRecord, ...]) -> float | None:
-        """Steps per minute from the completion times of recent strides of either leg."""
-        for s in new:
-            if s.t_end is not None:
-                self._stride_ends.append(s.t_end)
-        ends = sorted(self._stride_ends)
-        if len(ends) < 3 or ends[-1] <= ends[0]:
-            return None
-        return 60.0 * (len(ends) - 1) / (ends[-1] - ends[0])
 
     def _store_strides(self, strides: tuple[StrideRecord, ...]) -> None:
         if not strides or self.store is None or self.writer is None:
