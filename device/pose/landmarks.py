@@ -9,6 +9,7 @@ landmarks rotated back by the ROI angle. Internally landmarks are in image pixel
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -51,46 +52,101 @@ class RawPose:
     world: np.ndarray
 
 
+def _sigmoid_inplace(x: np.ndarray) -> np.ndarray:
+    """``sigmoid`` computed in x's own buffer (same operations, so the same bits, without temporaries).
+
+    The caller silences the (harmless) exp overflow warning, once for all its calls.
+    """
+    np.negative(x, out=x)
+    np.exp(x, out=x)
+    x += 1.0
+    np.divide(1.0, x, out=x)
+    return x
+
+
+# Window offsets of the heatmap refinement (a constant, not state).
+_OFFSETS = np.arange(HEATMAP_KERNEL) - (HEATMAP_KERNEL - 1) // 2
+
+
+@functools.lru_cache(maxsize=4)
+def _window_tables(hm_h: int, hm_w: int, depth: int) -> tuple[np.ndarray, ...]:
+    """Per window centre row (0 .. hm_h + half) and column (0 .. hm_w - 1), the 9 window cells':
+    flat offsets into the heatmap (clipped to it), whether they lie on it, and their indices.
+
+    Rows further down than hm_h + half have no cell on the heatmap, exactly like row hm_h + half.
+    """
+    rows = np.arange(hm_h + (HEATMAP_KERNEL - 1) // 2 + 1)[:, None] + _OFFSETS
+    cols = np.arange(hm_w)[:, None] + _OFFSETS
+    tables = (
+        np.clip(rows, 0, hm_h - 1) * (hm_w * depth),
+        (rows >= 0) & (rows < hm_h),
+        rows,
+        np.clip(cols, 0, hm_w - 1) * depth,
+        (cols >= 0) & (cols < hm_w),
+        cols,
+    )
+    for t in tables:
+        t.flags.writeable = False  # shared by every caller
+    return tables
+
+
 def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     """MediaPipe's RefineLandmarksFromHeatmap on crop-normalized xy [L, 2] with a heatmap [H, W, >=L].
 
     Quirks kept on purpose so results match: the centre cell is truncated toward zero and the row
     range check compares the column (upstream bug), the weighted mean uses cell indices, not centres.
+    Only landmarks whose centre cell passes that check get a window; the windows come from
+    precomputed per-row/per-column tables and one flat ``take``, which keeps the number of numpy
+    calls (each slow right after an invoke has flushed the caches) low. Same values, same sums.
     """
-    n = xy.shape[0]
-    hm_h, hm_w = heatmap.shape[:2]
-    cols = np.trunc(xy[:, 0] * hm_w).astype(np.int64)
-    rows = np.trunc(xy[:, 1] * hm_h).astype(np.int64)
-    inside = (cols >= 0) & (cols < hm_w) & (rows >= 0) & (cols < hm_h)
-    offsets = np.arange(HEATMAP_KERNEL) - (HEATMAP_KERNEL - 1) // 2
-    r = rows[:, None] + offsets
-    c = cols[:, None] + offsets
-    r_ok = (r >= 0) & (r < hm_h)
-    c_ok = (c >= 0) & (c < hm_w)
-    channel = np.arange(n)[:, None, None]
-    logits = heatmap[np.clip(r, 0, hm_h - 1)[:, :, None], np.clip(c, 0, hm_w - 1)[:, None, :], channel]
-    conf = sigmoid(logits) * (r_ok[:, :, None] & c_ok[:, None, :])
-    total = conf.sum(axis=(1, 2))
-    refine = inside & (conf.max(axis=(1, 2)) >= MIN_REFINE_CONFIDENCE) & (total > 0)
-    safe = np.where(total > 0, total, 1.0)
-    new_x = (conf * c[:, None, :]).sum(axis=(1, 2)) / hm_w / safe
-    new_y = (conf * r[:, :, None]).sum(axis=(1, 2)) / hm_h / safe
+    hm_h, hm_w, depth = heatmap.shape
+    with np.errstate(over="ignore"):
+        return _refine(xy, heatmap, hm_h, hm_w, depth)
+
+
+def _refine(xy: np.ndarray, heatmap: np.ndarray, hm_h: int, hm_w: int, depth: int) -> np.ndarray:
+    cr = np.trunc(xy * (hm_w, hm_h)).astype(np.int64)
     out = xy.copy()
-    out[:, 0] = np.where(refine, new_x, xy[:, 0])
-    out[:, 1] = np.where(refine, new_y, xy[:, 1])
+    sel = np.flatnonzero((cr.min(axis=1) >= 0) & (cr[:, 0] < min(hm_w, hm_h)))
+    if sel.size == 0:
+        return out
+    row_off, row_ok, row_idx, col_off, col_ok, col_idx = _window_tables(hm_h, hm_w, depth)
+    r = np.minimum(cr[sel, 1], len(row_off) - 1)
+    c = cr[sel, 0]
+    index = row_off[r][:, :, None] + col_off[c][:, None, :]
+    index += sel[:, None, None]  # the landmark's channel
+    conf = _sigmoid_inplace(heatmap.ravel().take(index))
+    conf *= row_ok[r][:, :, None] & col_ok[c][:, None, :]
+    total = conf.sum(axis=(1, 2))
+    ok = np.flatnonzero((conf.max(axis=(1, 2)) >= MIN_REFINE_CONFIDENCE) & (total > 0))
+    if ok.size:
+        conf, total, r, c = conf[ok], total[ok], r[ok], c[ok]
+        out[sel[ok], 0] = (conf * col_idx[c][:, None, :]).sum(axis=(1, 2)) / hm_w / total
+        out[sel[ok], 1] = (conf * row_idx[r][:, :, None]).sum(axis=(1, 2)) / hm_h / total
     return out
 
 
 def decode_landmarks(raw: np.ndarray, heatmap: np.ndarray | None, roi: Roi) -> np.ndarray:
     """Raw landmark tensor [195] -> [35, 5] image-pixel landmarks (x, y, z, visibility, presence)."""
-    lm = raw.reshape(NUM_OUTPUT_LANDMARKS, 5)[:NUM_USED]
-    xy = lm[:, :2].astype(np.float64) / INPUT_SIZE
+    with np.errstate(over="ignore"):  # once for both sigmoids: exp overflow is harmless there
+        return _decode(raw.reshape(NUM_OUTPUT_LANDMARKS, 5)[:NUM_USED], heatmap, roi)
+
+
+def _decode(lm: np.ndarray, heatmap: np.ndarray | None, roi: Roi) -> np.ndarray:
+    xy = lm[:, :2].astype(np.float64)
+    xy /= INPUT_SIZE
     if heatmap is not None:
-        xy = refine_from_heatmap(xy, heatmap)
+        xy = _refine(xy, heatmap, *heatmap.shape)
     out = np.empty((NUM_USED, 5), np.float64)
-    out[:, :2] = roi.to_image(xy)
+    # roi.to_image, written into ``out`` (same expressions, so the same values)
+    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+    u = (xy[:, 0] - 0.5) * roi.size
+    v = (xy[:, 1] - 0.5) * roi.size
+    out[:, 0] = roi.cx + c * u - s * v
+    out[:, 1] = roi.cy + s * u + c * v
     out[:, 2] = lm[:, 2] / INPUT_SIZE * roi.size
-    out[:, 3:5] = sigmoid(lm[:, 3:5].astype(np.float64))
+    out[:, 3:5] = lm[:, 3:5]
+    _sigmoid_inplace(out[:, 3:5])
     return out
 
 
@@ -133,6 +189,9 @@ class LandmarkModel:
 
     def segmentation_roi(self) -> np.ndarray:
         """The person mask of the last invoke, [256, 256] float32 in [0, 1], in crop space (a copy)."""
-        logits = self.model.output_view(OUT_SEGMENTATION)[0, :, :, 0]
-        mask: np.ndarray = sigmoid(logits).astype(np.float32)
-        return mask
+        # One fresh float32 array, the sigmoid done in place (same bits as ``sigmoid(logits)``).
+        mask = np.negative(self.model.output_view(OUT_SEGMENTATION)[0, :, :, 0])
+        with np.errstate(over="ignore"):
+            np.exp(mask, out=mask)
+        mask += 1.0
+        return np.divide(1.0, mask, out=mask)

@@ -147,6 +147,8 @@ class BlazePose:
         self._last_check_s: float | None = None  # when the detector last ran
         self._retry_check = False  # re-check on the next frame: the last one's better person was refused
         self._retrying = False  # this frame's check is such a retry
+        self._norm_size: tuple[int, int] | None = None  # frame size of the cached normalization divisor
+        self._norm = np.ones(3, np.float32)
 
     @classmethod
     def from_config(cls, cfg: HipcamConfig, keep_mask: bool = False, models_dir: Path | None = None) -> BlazePose:
@@ -227,7 +229,10 @@ class BlazePose:
         smoothed = self.smoother.apply(raw.landmarks, raw.world, timestamp_s)
         self._roi = roi_from_alignment(smoothed.aux[0, :2], smoothed.aux[1, :2])
         landmarks = smoothed.landmarks.astype(np.float32)
-        landmarks[:, :3] /= np.array([width, height, width], np.float32)  # z is on the x scale
+        if self._norm_size != (width, height):
+            self._norm_size = (width, height)
+            self._norm = np.array([width, height, width], np.float32)  # z is on the x scale
+        landmarks[:, :3] /= self._norm
         return PoseResult(
             landmarks=landmarks,
             world_landmarks=smoothed.world.astype(np.float32),

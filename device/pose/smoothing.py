@@ -19,6 +19,8 @@ import numpy as np
 DEFAULT_FREQUENCY = 30.0
 MIN_OBJECT_SCALE = 1e-6
 VISIBILITY_ALPHA = 0.1
+NUM_BODY = 33  # body landmarks; two auxiliary (ROI) ones follow them
+NUM_POINTS = 35
 
 
 def _alpha(cutoff: np.ndarray | float, frequency: float) -> np.ndarray | float:
@@ -27,9 +29,12 @@ def _alpha(cutoff: np.ndarray | float, frequency: float) -> np.ndarray | float:
 
 
 class OneEuroFilter:
-    """One-Euro filter over an array of values of fixed shape (each element filtered independently)."""
+    """One-Euro filter over an array of values of fixed shape (each element filtered independently).
 
-    def __init__(self, min_cutoff: float, beta: float, derivate_cutoff: float = 1.0) -> None:
+    ``min_cutoff`` and ``beta`` may be arrays broadcasting against the values (per-element parameters).
+    """
+
+    def __init__(self, min_cutoff: float | np.ndarray, beta: float | np.ndarray, derivate_cutoff: float = 1.0) -> None:
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.derivate_cutoff = derivate_cutoff
@@ -87,38 +92,44 @@ class SmoothedPose:
 
 
 class PoseSmoother:
-    """All of MediaPipe's per-pose filters; ``apply`` takes pixel landmarks [35, 5] and world [33, 3]."""
+    """All of MediaPipe's per-pose filters; ``apply`` takes pixel landmarks [35, 5] and world [33, 3].
+
+    With smoothing on, the body and auxiliary landmarks always go through their One-Euro filters
+    together (both skip a frame whose object scale is degenerate), so they share one filter with
+    per-row parameters; the world landmarks' visibility is a copy of the body's, so its low-pass is
+    the body's. Every element still sees exactly the arithmetic of its own filter.
+    """
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self._landmarks = OneEuroFilter(min_cutoff=0.05, beta=80.0)
-        self._aux = OneEuroFilter(min_cutoff=0.01, beta=10.0)
-        self._world = OneEuroFilter(min_cutoff=0.1, beta=40.0)
-        self._vis = LowPass(VISIBILITY_ALPHA)
+        body = np.arange(NUM_POINTS)[:, None] < NUM_BODY  # [35, 1]: one parameter per row
+        self._points = OneEuroFilter(min_cutoff=np.where(body, 0.05, 0.01), beta=np.where(body, 80.0, 10.0))
+        self._points_vis = LowPass(VISIBILITY_ALPHA)
+        self._aux = OneEuroFilter(min_cutoff=0.01, beta=10.0)  # smoothing off: the ROI points only
         self._aux_vis = LowPass(VISIBILITY_ALPHA)
-        self._world_vis = LowPass(VISIBILITY_ALPHA)
+        self._world = OneEuroFilter(min_cutoff=0.1, beta=40.0)
 
     def reset(self) -> None:
-        for f in (self._landmarks, self._aux, self._world, self._vis, self._aux_vis, self._world_vis):
+        for f in (self._points, self._points_vis, self._aux, self._aux_vis, self._world):
             f.reset()
 
     def apply(self, landmarks: np.ndarray, world: np.ndarray, t: float) -> SmoothedPose:
-        body, aux = landmarks[:33], landmarks[33:35]
-        world4 = np.empty((33, 4), np.float64)
-        world4[:, :3] = world
-        world4[:, 3] = body[:, 3]  # VisibilityCopy: world landmarks carry the image ones' visibility
+        world4 = np.empty((NUM_BODY, 4), np.float64)
         if not self.enabled:
             # MediaPipe still smooths the auxiliary (ROI) landmarks when smoothing is off.
-            return SmoothedPose(landmarks=body.copy(), aux=self._smooth_aux(aux, t), world=world4)
-        scale = object_scale(aux)
-        value_scale = 1.0 / scale if scale >= MIN_OBJECT_SCALE else 0.0
-        out = body.copy()
-        out[:, 3] = self._vis.apply(body[:, 3])
-        if value_scale:
-            out[:, :3] = self._landmarks.apply(body[:, :3], t, value_scale)
-        world4[:, 3] = self._world_vis.apply(world4[:, 3])
+            world4[:, :3] = world
+            world4[:, 3] = landmarks[:NUM_BODY, 3]  # VisibilityCopy
+            return SmoothedPose(
+                landmarks=landmarks[:NUM_BODY].copy(), aux=self._smooth_aux(landmarks[NUM_BODY:], t), world=world4
+            )
+        scale = object_scale(landmarks[NUM_BODY:])
+        out = landmarks.copy()
+        out[:, 3] = self._points_vis.apply(landmarks[:, 3])
+        if scale >= MIN_OBJECT_SCALE:
+            out[:, :3] = self._points.apply(landmarks[:, :3], t, 1.0 / scale)
         world4[:, :3] = self._world.apply(world, t, 1.0)
-        return SmoothedPose(landmarks=out, aux=self._smooth_aux(aux, t), world=world4)
+        world4[:, 3] = out[:NUM_BODY, 3]  # VisibilityCopy, then the same low-pass as the body's
+        return SmoothedPose(landmarks=out[:NUM_BODY], aux=out[NUM_BODY:], world=world4)
 
     def _smooth_aux(self, aux: np.ndarray, t: float) -> np.ndarray:
         scale = object_scale(aux)
