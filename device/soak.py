@@ -223,7 +223,11 @@ def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Po
     config.write_text(to_toml(data))
     log = (workdir / "service.log").open("wb")
     cmd = [sys.executable, "-m", "hipcam.cli", "serve", "--config", str(config), "--source", "demo"]
-    env = {**os.environ, "HIPCAM_LOG_LEVEL": os.environ.get("HIPCAM_LOG_LEVEL", "warning")}
+    env = {
+        **os.environ,
+        "HIPCAM_LOG_LEVEL": os.environ.get("HIPCAM_LOG_LEVEL", "warning"),
+        "MALLOC_ARENA_MAX": "2",  # as systemd/hipcam.service runs it
+    }
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 

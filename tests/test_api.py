@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 
 from hipcam.config import HipcamConfig
 from hipcam.service.pin import AttemptLimiter, hash_pin, verify_pin
+from hipcam.service.settings import Settings
 from hipcam.service.state import LiveMetrics, LiveState, stride_from_mapping
 from hipcam.service.store import Store
 from web_ui import create_app
@@ -60,7 +62,7 @@ def test_pin_hash_roundtrip() -> None:
 def test_pages_and_headers(env: Any) -> None:
     app, *_ = env
     c = app.test_client()
-    for url in ("/", "/sessions", "/login"):
+    for url in ("/", "/sessions", "/settings", "/login"):
         r = c.get(url)
         assert r.status_code == 200
         assert "script-src 'self'" in r.headers["Content-Security-Policy"]
@@ -96,6 +98,8 @@ def test_session_flow_and_exports(env: Any) -> None:
     assert c.delete(f"/api/sessions/{sid}", headers=h).status_code == 409  # running
     assert c.post(f"/api/sessions/{sid}/stop", headers=h).status_code == 200
     assert c.post(f"/api/sessions/{sid}/stop", headers=h).status_code == 409
+    assert f'data-session-id="{sid}"'.encode() in c.get("/sessions").data  # delete from the list once stopped
+    assert b"delete-session" not in app.test_client().get("/sessions").data  # not without the PIN
     assert c.patch(f"/api/sessions/{sid}", json={"notes": "hips ok"}, headers=h).get_json()["notes"] == "hips ok"
     strides = c.get(f"/api/sessions/{sid}/strides").get_json()["strides"]
     assert len(strides) == 1
@@ -105,9 +109,6 @@ def test_session_flow_and_exports(env: Any) -> None:
     assert c.get(f"/api/sessions/{sid}/strides/{strides[0]['id']}/snapshot.jpg").status_code == 200
     assert c.get(f"/sessions/{sid}").status_code == 200
     assert c.get("/api/sessions").get_json()["sessions"][0]["id"] == sid
-    assert c.get("/api/settings").status_code == 200
-    assert c.post("/api/settings", json={"gait_direction": "left"}, headers=h).get_json()["gait_direction"] == "left"
-    assert c.post("/api/settings", json={"bogus": 1}, headers=h).status_code == 400
     assert c.delete(f"/api/sessions/{sid}", headers=h).status_code == 204
     assert c.post("/api/logout", headers=h).status_code == 200
 
@@ -115,7 +116,7 @@ def test_session_flow_and_exports(env: Any) -> None:
 @pytest.mark.parametrize(
     ("method", "url", "body"),
     [("post", "/api/sessions", {}), ("post", "/api/sessions/1/stop", None), ("patch", "/api/sessions/1", {"notes": "x"}),
-     ("delete", "/api/sessions/1", None), ("post", "/api/settings", {"open_viewing": False})],
+     ("delete", "/api/sessions/1", None), ("post", "/api/settings", {"server": {"open_viewing": False}}), ("delete", "/api/settings", None)],
 )  # fmt: skip
 def test_acting_needs_login(env: Any, method: str, url: str, body: Any) -> None:
     app, _, store, _ = env
@@ -219,3 +220,129 @@ def test_viewer_limit(env: Any) -> None:
     assert gate.enter() and not gate.enter()
     gate.leave()
     assert gate.enter()
+
+
+# ---- settings -------------------------------------------------------------------------------
+
+
+def test_settings_roundtrip_and_live_config(env: Any) -> None:
+    app, _, _, cfg = env
+    c = app.test_client()
+    h = {"X-CSRF-Token": _login(c)}
+    s = c.get("/api/settings").get_json()
+    assert s["level"] == {"mode": "auto", "roll_deg": 0.0, "roll_min": -30.0, "roll_max": 30.0}
+    body = {
+        "level": {"mode": "manual", "roll_deg": 2},
+        "gait": {"direction": "left"},
+        "server": {"open_viewing": False},
+    }
+    r = c.post("/api/settings", json=body, headers=h)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["level"]["roll_deg"] == 2.0 and r.get_json()["gait"]["direction"] == "left"
+    assert (cfg.level.mode, cfg.level.roll_deg, cfg.gait.direction, cfg.server.open_viewing) == (
+        "manual",
+        2.0,
+        "left",
+        False,
+    )
+    assert app.test_client().get("/api/state").status_code == 401  # open viewing off applies at once
+    assert b'value="2.0"' in c.get("/settings").data
+
+
+def test_settings_wrong_pin_and_missing_csrf_change_nothing(env: Any) -> None:
+    app, _, _, cfg = env
+    c = app.test_client()
+    h = {"X-CSRF-Token": _csrf(c)}
+    assert c.post("/api/login", json={"pin": "0000"}, headers=h).status_code == 401
+    assert c.post("/api/settings", json={"level": {"mode": "off"}}, headers=h).status_code == 401
+    _login(c)
+    r = c.post("/api/settings", json={"level": {"mode": "off"}})
+    assert r.status_code == 403 and "CSRF" in r.get_json()["error"]
+    assert cfg.level.mode == "auto"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"level": {"roll_deg": 45}}, "level.roll_deg"), ({"level": {"roll_deg": "abc"}}, "level.roll_deg"),
+     ({"level": {"mode": "tilt"}}, "level.mode"), ({"gait": {"direction": "up"}}, "gait.direction"),
+     ({"server": {"open_viewing": "perhaps"}}, "server.open_viewing"), ({"server": {"port": 1}}, "server.port"),
+     ({"capture": {"fps": 5}}, "capture"), ({"level": 3}, "level")],
+)  # fmt: skip
+def test_bad_settings_are_400_naming_the_field(env: Any, body: dict[str, Any], field: str) -> None:
+    app, _, store, cfg = env
+    c = app.test_client()
+    h = {"X-CSRF-Token": _login(c)}
+    before = cfg.model_dump()
+    r = c.post("/api/settings", json={"gait": {"direction": "left"}, **body}, headers=h)
+    assert r.status_code == 400 and r.get_json()["error"].startswith(field), r.get_json()
+    assert cfg.model_dump() == before  # validated first: a bad field changes nothing, not even the good one
+    assert not (store.data_dir / "settings.json").exists()
+
+
+def test_settings_persist_for_a_new_app_and_reset(env: Any, tmp_path: Path) -> None:
+    app, _, store, _ = env
+    c = app.test_client()
+    h = {"X-CSRF-Token": _login(c)}
+    c.post("/api/settings", json={"level": {"mode": "manual", "roll_deg": -1.5}}, headers=h)
+    c.post("/api/settings", json={"gait": {"direction": "right"}}, headers=h)
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert saved == {"gait": {"direction": "right"}, "level": {"mode": "manual", "roll_deg": -1.5}}
+
+    # A restart: the config file says otherwise for one key; the page setting wins, others stay.
+    cfg2 = HipcamConfig.model_validate({"server": {"pin_hash": PIN_HASH}, "level": {"mode": "off", "roll_deg": 4}})
+    app2 = create_app(LiveState(), store, cfg2, secret_key=b"k" * 32)
+    s = app2.test_client().get("/api/settings").get_json()
+    assert s["level"]["mode"] == "manual" and s["level"]["roll_deg"] == -1.5 and s["gait"]["direction"] == "right"
+    assert s["from_page"] == {"gait": ["direction"], "level": ["mode", "roll_deg"]}
+    c2 = app2.test_client()
+    r = c2.delete("/api/settings", headers={"X-CSRF-Token": _login(c2)})
+    assert r.get_json()["level"] == {"mode": "off", "roll_deg": 4.0, "roll_min": -30.0, "roll_max": 30.0}
+    assert not (tmp_path / "settings.json").exists()
+
+
+def test_corrupt_settings_file_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "settings.json").write_text('{"level": {"roll_deg": 99}}')
+    cfg = HipcamConfig()
+    Settings(cfg, tmp_path)
+    assert cfg.level.roll_deg == 0.0
+
+
+def test_settings_apply_to_the_live_gait(env: Any) -> None:
+    from service_fakes import FakeGait, FakePose, FakeSource
+
+    from hipcam.service.pipeline import Pipeline
+
+    app, state, _, cfg = env
+    built: list[tuple[float, str]] = []
+
+    def factory(c: HipcamConfig, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
+        built.append((roll, c.gait.direction))
+        return FakeGait(every=3)
+
+    pipe = Pipeline(cfg, FakeSource(fps=100), state, None, pose_loader=lambda c: FakePose(), gait_factory=factory)
+    pipe.start()
+    try:
+        assert _wait(lambda: state.snapshot()["level"] is not None)
+        assert state.snapshot()["level"]["source"] in ("edge", "no_edge")  # auto on a blank frame
+        c = app.test_client()
+        h = {"X-CSRF-Token": _login(c)}
+        body = {"level": {"mode": "manual", "roll_deg": 2}, "gait": {"direction": "left"}}
+        assert c.post("/api/settings", json=body, headers=h).status_code == 200
+        assert _wait(lambda: (2.0, "left") in built)
+        level = c.get("/api/state").get_json()["level"]
+        assert level == {"mode": "manual", "roll_deg": 2.0, "source": "manual", "text": "manual: +2.0°"}
+        n = len(built)
+        c.post("/api/settings", json={"server": {"open_viewing": True}, "level": {"roll_deg": 2.0}}, headers=h)
+        time.sleep(0.2)
+        assert len(built) == n  # nothing the tracker uses changed: no restart
+    finally:
+        pipe.stop()
+
+
+def _wait(pred: Any, timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False

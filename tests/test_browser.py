@@ -1,7 +1,8 @@
 """End to end: `hipcam serve` on a real clip, driven in headless Chromium.
 
 Sees the class letter and hip-extension value change as strides complete, unlocks with the PIN,
-starts and stops a session, finds its strides on the session page, downloads the CSV and writes
+starts and stops a session, finds its strides on the session page, downloads the CSV, sets a manual
+level of 2° in the settings panel and sees it applied, deletes the session from the list and writes
 screenshots under test-output/.
 """
 
@@ -17,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,12 +152,43 @@ def test_live_page_and_session(clip_name: str, tmp_path: Path) -> None:
         page.pdf(path=str(OUT / f"report-{clip_name}.pdf"), format="A4", print_background=True)
         page.emulate_media(media="screen")
 
+        _settings_level(page, base, clip_name)
+        _delete_from_list(page, base, sid)
+
         # Phone layout of the live page.
         phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
         p2 = phone.new_page()
         p2.goto(base + "/")
         p2.wait_for_timeout(2500)
         p2.screenshot(path=str(OUT / f"live-{clip_name}-phone.png"), full_page=True)
+        p2.goto(base + "/settings")
+        p2.screenshot(path=str(OUT / f"settings-{clip_name}-phone.png"), full_page=True)
         browser.close()
         # The one expected failure: the wrong PIN tried on purpose (401).
         assert not [e for e in errors if "401" not in e], errors
+
+
+def _settings_level(page: Any, base: str, clip_name: str) -> None:
+    """Settings from the nav: level manual 2°, saved, and the live read-out shows it applied."""
+    from playwright.sync_api import expect
+
+    page.click("#settings-link")
+    page.wait_for_url(base + "/settings")
+    expect(page.locator("#level-applied")).to_contain_text("auto:", timeout=10_000)
+    page.click("#level-manual + span")  # the radio itself is visually hidden behind its label
+    page.fill("#roll-deg", "2")
+    page.click("#settings-save")
+    expect(page.locator("#settings-status")).to_contain_text("Saved", timeout=10_000)
+    expect(page.locator("#level-applied")).to_have_text("manual: +2.0°", timeout=10_000)
+    assert _get_json(base + "/api/state")["level"]["roll_deg"] == 2.0
+    assert _get_json(base + "/api/settings")["level"]["mode"] == "manual"
+    page.screenshot(path=str(OUT / f"settings-{clip_name}-tablet.png"), full_page=True)
+
+
+def _delete_from_list(page: Any, base: str, sid: int) -> None:
+    """Sessions list: delete the stopped session after confirming."""
+    page.goto(base + "/sessions")
+    page.once("dialog", lambda d: d.accept())
+    page.click(f".delete-session[data-session-id='{sid}']")
+    page.wait_for_function(f"!document.querySelector(\".delete-session[data-session-id='{sid}']\")")
+    assert all(s["id"] != sid for s in _get_json(base + "/api/sessions")["sessions"])

@@ -171,3 +171,30 @@ def test_cadence_from_stride_durations_ignores_pauses() -> None:
     assert cadence.update((_stride(0.35, 1.05),)) == 120.0 / 0.7
     # The runner steps off for a minute and comes back: the rate is still the runner's, not diluted.
     assert abs(cadence.update((_stride(61.0, 61.7),)) - 120.0 / 0.7) < 1e-9
+
+
+def test_changed_level_or_direction_restarts_the_gait_tracker() -> None:
+    from hipcam.config import LevelConfig
+    from hipcam.gait.params import GaitParams
+
+    got: list[tuple[float, str]] = []
+
+    def factory(cfg: HipcamConfig, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
+        got.append((roll, cfg.gait.direction))
+        return FakeGait()
+
+    cfg = HipcamConfig.model_validate({"level": {"mode": "off"}})
+    state = LiveState()
+    pipe = Pipeline(cfg, FakeSource(), state, None, pose_loader=lambda c: FakePose(), gait_factory=factory)
+    pipe.start()
+    try:
+        assert _wait(lambda: pipe.frames_processed > 3)
+        assert state.snapshot()["level"]["text"] == "off: no correction"
+        cfg.level = LevelConfig(mode="manual", roll_deg=-3.0)  # how hipcam.service.settings applies a change
+        assert _wait(lambda: state.snapshot()["level"]["roll_deg"] == -3.0)
+        cfg.gait = GaitParams(direction="left")
+        assert _wait(lambda: len(got) == 3)
+        time.sleep(0.1)
+        assert got == [(0.0, "auto"), (-3.0, "auto"), (-3.0, "left")]  # one tracker per setting, no extra restarts
+    finally:
+        pipe.stop()

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file, session
 
-from hipcam.config import HipcamConfig
 from hipcam.service.pin import AttemptLimiter
+from hipcam.service.settings import Settings, SettingsError
 from hipcam.service.state import LiveState
 from hipcam.service.store import SessionConflict, Store
 from web_ui.security import ApiError, attempt_login, csrf_token, logged_in, require_pin
@@ -55,8 +55,9 @@ def _speed(body: dict[str, Any]) -> float | None:
     return float(speed)
 
 
-def api_blueprint(state: LiveState, store: Store, cfg: HipcamConfig, limiter: AttemptLimiter) -> Blueprint:
+def api_blueprint(state: LiveState, store: Store, settings: Settings, limiter: AttemptLimiter) -> Blueprint:
     bp = Blueprint("api", __name__)
+    cfg = settings.cfg  # page settings replace its sections in place, so reads here see them
 
     def _session_or_404(session_id: int) -> dict[str, Any]:
         found = store.get_session(session_id)
@@ -170,34 +171,26 @@ def api_blueprint(state: LiveState, store: Store, cfg: HipcamConfig, limiter: At
 
     @bp.get("/settings")
     def get_settings() -> Response:
-        return jsonify(_settings(cfg))
+        return jsonify(settings.current())
 
     @bp.post("/settings")
     @require_pin
     def set_settings() -> Response:
-        body = _json_object()
-        unknown = set(body) - {"open_viewing", "gait_direction"}
-        if unknown:
-            raise ApiError(400, f"unknown settings: {', '.join(sorted(unknown))}")
-        if "open_viewing" in body and not isinstance(body["open_viewing"], bool):
-            raise ApiError(400, "open_viewing must be true or false")
-        if "gait_direction" in body and body["gait_direction"] not in ("auto", "left", "right"):
-            raise ApiError(400, "gait_direction must be auto, left or right")
-        # Validated first, applied together: a bad field changes nothing. In memory only.
-        if "open_viewing" in body:
-            cfg.server.open_viewing = body["open_viewing"]
-        if "gait_direction" in body:
-            cfg.gait.direction = body["gait_direction"]
-        return jsonify(_settings(cfg))
+        try:
+            settings.update(_json_object())
+        except SettingsError as exc:
+            raise ApiError(400, str(exc)) from None
+        except OSError as exc:
+            raise ApiError(503, f"could not save the settings ({exc.strerror or exc}); nothing changed") from None
+        return jsonify(settings.current())
+
+    @bp.delete("/settings")
+    @require_pin
+    def reset_settings() -> Response:
+        try:
+            settings.reset()
+        except OSError as exc:
+            raise ApiError(503, f"could not remove the saved settings ({exc.strerror or exc})") from None
+        return jsonify(settings.current())
 
     return bp
-
-
-def _settings(cfg: HipcamConfig) -> dict[str, Any]:
-    return {
-        "open_viewing": cfg.server.open_viewing,
-        "gait_direction": cfg.gait.direction,
-        "pin_set": bool(cfg.server.pin_hash),
-        "min_free_mb": cfg.storage.min_free_mb,
-        "max_request_bytes": cfg.server.max_request_bytes,
-    }

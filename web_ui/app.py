@@ -11,6 +11,7 @@ from flask import Blueprint, Flask
 
 from hipcam.config import HipcamConfig
 from hipcam.service.pin import AttemptLimiter
+from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
 from hipcam.service.store import Store
 from web_ui import security
@@ -29,13 +30,16 @@ def create_app(
     on_viewers: Callable[[int], None] | None = None,
     limiter: AttemptLimiter | None = None,
     stream_max_s: float = 300.0,
+    settings: Settings | None = None,
 ) -> Flask:
     """Build the web app around a live state and a store.
 
     secret_key signs the login cookie; pass a persisted key so logins survive a restart (a random
     one is used otherwise). extra_blueprints lets the composition root add ops (/healthz,
-    /metrics). on_viewers is told how many live streams are open (for metrics).
+    /metrics). on_viewers is told how many live streams are open (for metrics). settings holds the
+    page-editable part of cfg (by default saved in the store's data dir).
     """
+    settings = settings or Settings(cfg, store.data_dir)
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(
         SECRET_KEY=secret_key or secrets.token_bytes(32),
@@ -52,8 +56,8 @@ def create_app(
     viewer_limit = max(1, min(cfg.server.max_viewers, cfg.server.threads - 2))
     gate = ViewerGate(viewer_limit, on_viewers)
     security.install(app)
-    app.register_blueprint(views_blueprint(state, store, cfg))
-    app.register_blueprint(api_blueprint(state, store, cfg, limiter or AttemptLimiter()), url_prefix="/api")
+    app.register_blueprint(views_blueprint(state, store, settings))
+    app.register_blueprint(api_blueprint(state, store, settings, limiter or AttemptLimiter()), url_prefix="/api")
     app.register_blueprint(stream_blueprint(state, gate, stream_max_s), url_prefix="/stream")
     for bp in extra_blueprints:
         app.register_blueprint(bp)

@@ -1,4 +1,4 @@
-"""HTML pages: live view, session list, session report, PIN login."""
+"""HTML pages: live view, session list, session report, settings, PIN login."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WResponse
 
-from hipcam.config import HipcamConfig
+from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
 from hipcam.service.store import Store
 from web_ui.security import ApiError
@@ -35,9 +35,8 @@ def _duration(start: float | None, end: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def views_blueprint(state: LiveState, store: Store, cfg: HipcamConfig) -> Blueprint:
+def views_blueprint(state: LiveState, store: Store, settings: Settings) -> Blueprint:
     bp = Blueprint("views", __name__)
-    del cfg
 
     @bp.app_template_filter("when")
     def _when(ts: float | None) -> str:
@@ -74,6 +73,11 @@ def views_blueprint(state: LiveState, store: Store, cfg: HipcamConfig) -> Bluepr
             duration=_duration,
             page="sessions",
         )
+
+    @bp.get("/settings")
+    def settings_page() -> str:
+        return render_template("settings.html", s=settings.current(), level=state.snapshot(full=False)["level"],
+                               page="settings")  # fmt: skip
 
     @bp.get("/login")
     def login() -> str:

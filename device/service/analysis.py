@@ -2,7 +2,9 @@
 
 ``Analyzer`` is the only place the service touches hipcam.pose and hipcam.gait. The gait tracker is
 built on the first frame, when the frame size (which the normalized landmarks refer to) and, in
-level mode "auto", the camera roll (from that frame) are known.
+level mode "auto", the camera roll (from that frame) are known. It is rebuilt when another person
+takes over and when the ``level`` or ``gait`` config section changes (page settings, see
+hipcam.service.settings), so no stride spans two runners or two settings.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from hipcam.config import HipcamConfig
-from hipcam.gait.level import resolve_roll
+from hipcam.config import HipcamConfig, LevelConfig
+from hipcam.gait.level import estimate_roll
 from hipcam.gait.live import LiveGait, LiveUpdate
 from hipcam.gait.mask_features import measure
 from hipcam.gait.strides import Stride
 from hipcam.pose.pipeline import BlazePose, PoseResult, StageTimings
 from hipcam.service.capture import CapturedFrame
-from hipcam.service.state import StrideRecord
+from hipcam.service.state import LevelInfo, StrideRecord
 
 # The mask measures cost ~1-2 ms per frame at the work size; above this average they run on a
 # fraction of frames only (the gait analysis takes a median over each stride, so gaps are fine).
@@ -57,12 +59,24 @@ def make_gait(cfg: HipcamConfig, fps_hint: float, roll_deg: float, frame_size: t
     return LiveGait(cfg.gait, fps_hint, roll_deg, frame_size=frame_size)
 
 
+def resolve_level(level: LevelConfig, image: np.ndarray) -> LevelInfo:
+    """The roll to apply for the [level] section. Auto falls back to roll_deg when no edge is found
+    (the same rule as hipcam.gait.level.resolve_roll, which cannot say which case happened)."""
+    if level.mode == "off":
+        return LevelInfo("off", 0.0, "off")
+    if level.mode == "manual":
+        return LevelInfo("manual", level.roll_deg, "manual")
+    est = estimate_roll(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    return LevelInfo("auto", level.roll_deg, "no_edge") if est is None else LevelInfo("auto", est, "edge")
+
+
 @dataclass(frozen=True)
 class Analysis:
     landmarks: np.ndarray | None  # [33, 5], x/y normalized
     update: LiveUpdate
     timings: dict[str, float]  # seconds per metrics stage
     detector_ran: bool
+    restarted: bool = False  # a new gait tracker started at this frame (its frame numbers restart)
 
 
 class MaskMeter:
@@ -97,12 +111,17 @@ class Analyzer:
         self.cfg, self.pose = cfg, pose
         self._gait_factory = gait_factory
         self._gait: GaitModel | None = None
+        self._built_for: tuple[object, object] | None = None  # (level, gait) sections the tracker uses
         self._mask = MaskMeter()
+        self.level: LevelInfo | None = None  # applied by the current tracker
 
     def run(self, frame: CapturedFrame) -> Analysis:
         result = self.pose.process(frame.image, frame.timestamp_s)
         if result is not None and result.switched:
             self._gait = None  # another person took over: no stride may span two runners
+        if self._built_for != (self.cfg.level, self.cfg.gait):
+            self._gait = None  # settings changed: no stride may span two settings
+        restarted = self._gait is None
         gait = self._gait or self._start_gait(frame.image)
         timings = _seconds(self.pose.timings)
         t0 = time.perf_counter()
@@ -110,15 +129,15 @@ class Analyzer:
         landmarks = result.landmarks if result is not None else None
         update = gait.update(frame.timestamp_s, landmarks, features)
         timings["gait"] = time.perf_counter() - t0
-        return Analysis(landmarks, update, timings, detector_ran=self.pose.timings.detector_ms > 0)
+        return Analysis(landmarks, update, timings, self.pose.timings.detector_ms > 0, restarted)
 
     def _start_gait(self, image: np.ndarray) -> GaitModel:
-        level = self.cfg.level
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if level.mode == "auto" else None
-        roll = resolve_roll(level.mode, level.roll_deg, gray)
+        level = self.cfg.level  # read once: a web thread may replace the section meanwhile
+        self._built_for = (level, self.cfg.gait)
+        self.level = resolve_level(level, image)
         fps_hint = self.cfg.capture.true_fps or self.cfg.capture.fps  # LiveGait refines it from timestamps
         h, w = image.shape[:2]
-        self._gait = self._gait_factory(self.cfg, fps_hint, roll, (w, h))
+        self._gait = self._gait_factory(self.cfg, fps_hint, self.level.roll_deg, (w, h))
         return self._gait
 
 

@@ -219,6 +219,10 @@ class Pipeline:
             self.preview.offer(frame.image, None, frame.captured_at)
             return
         out = analyzer.run(frame)
+        if out.restarted:
+            self._ring.clear()  # the new tracker's frame numbers start again; old frames would alias
+            if analyzer.level is not None:
+                self.state.set_level(analyzer.level)
         self._keep_small(out.update.frame, frame)
         self._publish(frame, out, time.perf_counter() - started)
         self.preview.offer(frame.image, out.landmarks, frame.captured_at)

@@ -29,6 +29,7 @@ from hipcam.service.metrics import Metrics
 from hipcam.service.notify import Notifier, Watchdog
 from hipcam.service.ops import ServiceOps
 from hipcam.service.pipeline import Pipeline
+from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
 from hipcam.service.store import Store
 
@@ -80,6 +81,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
     port = port if port is not None else cfg.server.port
     frames = build_source(cfg, source)
     data_dir = cfg.data_dir()
+    settings = Settings(cfg, data_dir)  # the page's saved settings, on top of file + environment
     state = LiveState(rolling_strides=cfg.gait.rolling_strides)
     store = Store(data_dir, cfg.storage.min_free_mb)
     metrics = Metrics(data_dir=data_dir, version=__version__)
@@ -90,6 +92,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         store,
         cfg,
         secret_key=load_secret(data_dir),
+        settings=settings,
         extra_blueprints=(
             ops_blueprint(metrics, metrics, cfg.health.max_frame_age_s, data_dir, cfg.storage.min_free_mb),
         ),

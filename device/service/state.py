@@ -95,6 +95,27 @@ class CameraFrame:
     landmarks: tuple[tuple[float, float, float], ...] | None  # x, y normalized; visibility
 
 
+@dataclass(frozen=True)
+class LevelInfo:
+    """The camera roll the live gait tracker applies, and where it came from."""
+
+    mode: str  # the [level] mode: auto | manual | off
+    roll_deg: float
+    source: str  # edge (auto, found) | no_edge (auto, fell back to roll_deg) | manual | off
+
+    def text(self) -> str:
+        roll = f"{self.roll_deg:+.1f}°"
+        return {
+            "edge": f"auto: {roll} from the treadmill deck edge",
+            "no_edge": f"auto: no edge found, using {roll}",
+            "manual": f"manual: {roll}",
+            "off": "off: no correction",
+        }.get(self.source, roll)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "roll_deg": _num(self.roll_deg, 2), "source": self.source, "text": self.text()}
+
+
 @dataclass
 class _Summary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
@@ -125,6 +146,7 @@ class LiveState:
         self._camera_seq = 0
         self._flags: dict[str, Any] = {"snapshots_paused": False, "disk_free_mb": None, "session_id": None}
         self._cache: dict[str, tuple[int, str]] = {}
+        self._level: LevelInfo | None = None  # None until the gait tracker has started
         self.closed = False
 
     # ---- writers (pipeline thread) -------------------------------------------------------
@@ -149,6 +171,12 @@ class LiveState:
                 return
             self._flags.update(flags)
             self._bump()
+
+    def set_level(self, level: LevelInfo) -> None:
+        with self._changed:
+            if level != self._level:
+                self._level = level
+                self._bump()
 
     def publish(
         self,
@@ -309,6 +337,7 @@ class LiveState:
             "samples": [[_num(t, 3), a, b] for t, a, b in samples],
             "camera_seq": self._camera.seq if self._camera else None,
             "flags": dict(self._flags),
+            "level": self._level.to_json() if self._level is not None else None,
         }
 
     @staticmethod
