@@ -72,9 +72,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hipcam.logging_setup import setup_logging
     from hipcam.service.serve import run_serve
 
-    cfg = _config(args)
+    # --host/--port go through the same validation as the config file's keys.
+    given = {"host": args.host, "port": args.port}
+    cfg = load_config(_config_path(args), overrides={"server": {k: v for k, v in given.items() if v is not None}})
     setup_logging(cfg.logging.level, cfg.logging.format)
-    return run_serve(cfg, source=args.source, host=args.host, port=args.port)
+    return run_serve(cfg, source=args.source, host=None, port=None)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:

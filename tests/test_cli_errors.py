@@ -71,3 +71,37 @@ def test_analyze_bad_video_prints_one_line(
     assert "Traceback" not in proc.stderr
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"hipcam: {video}: ") and message in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [("/dev/video99", "no such camera device"), ("/dev/null", "cannot be opened"), ("42", "no such camera device")],
+    ids=["absent-device", "not-a-camera", "absent-index"],
+)
+def test_serve_unreadable_camera_prints_one_line(source: str, message: str, tmp_path: Path, models_dir: Path) -> None:
+    # At start-up an unusable camera is an error; a camera lost once running is retried instead.
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    env.update(HIPCAM_PATHS__MODELS_DIR=str(models_dir), HIPCAM_STORAGE__DATA_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [str(HIPCAM), "serve", "--source", source, "--host", "127.0.0.1", "--port", "18097"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_serve_bad_port_prints_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    proc = subprocess.run(
+        [str(HIPCAM), "serve", "--source", "demo", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "server.port" in proc.stderr, proc.stderr

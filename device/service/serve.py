@@ -24,6 +24,7 @@ from hipcam import __version__
 from hipcam.atomic import atomic_writer
 from hipcam.capture import FrameSource, OpenCVSource, make_source
 from hipcam.config import HipcamConfig
+from hipcam.config_check import check_camera_device
 from hipcam.errors import VideoError
 from hipcam.service.metrics import Metrics
 from hipcam.service.notify import Notifier, Watchdog
@@ -65,10 +66,17 @@ def load_secret(data_dir: Path) -> bytes:
 
 def build_source(cfg: HipcamConfig, spec: str | None) -> FrameSource:
     """The configured source, resolved once (``auto`` must not flip to the demo clip when the
-    camera is unplugged later); a video file that does not exist is a start-up error."""
+    camera is unplugged later). A missing video file or an absent or unreadable camera device is a
+    start-up error (one line, non-zero exit); a camera lost once running is retried instead."""
     source = make_source(spec, cfg)
     if isinstance(source, OpenCVSource) and source.kind == "file" and not Path(str(source.target)).is_file():
         raise VideoError(f"video source {source.target} not found")
+    if isinstance(source, OpenCVSource) and source.kind == "camera":
+        problem = check_camera_device(str(source.target))
+        if problem is not None:
+            raise VideoError(problem)
+        source.open()  # a node that opens but is no capture device (e.g. a metadata node) fails here
+        source.close()
     return source
 
 
