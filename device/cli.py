@@ -148,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="listen address (default: config server.host)")
     p.add_argument("--port", type=int, help="listen port (default: config server.port)")
 
-    p = add("config", cmd_config_check, "check a config file: `hipcam config check FILE`")
-    p.add_argument("action", choices=["check"])
-    p.add_argument("file", nargs="?")
+    p = add("config", cmd_config_check, "configuration file tools")
+    config_sub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    p = config_sub.add_parser("check", help="validate a config file", parents=[common])
+    p.add_argument("file", nargs="?", help="config TOML (default: --config, $HIPCAM_CONFIG, /etc/hipcam/config.toml)")
     p.add_argument("--file-only", action="store_true", help="check the file alone, not the camera/port/dirs")
 
     add("pin-hash", cmd_pin_hash, "read a PIN on stdin, print the hash for server.pin_hash")
