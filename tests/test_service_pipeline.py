@@ -161,8 +161,8 @@ def test_pacer_plays_a_file_at_its_rate_without_bursting() -> None:
     assert time.monotonic() - t1 >= 0.09
 
 
-def _stride(t_start: float, t_end: float) -> StrideRecord:
-    return StrideRecord("left", "B", 0.9, 20.0, 20.0, 0.0, False, None, None, None, t_start, t_end)
+def _stride(t_start: float, t_end: float, cls: str = "B") -> StrideRecord:
+    return StrideRecord("left", cls, 0.9, 20.0, 20.0, 0.0, False, None, None, None, t_start, t_end)
 
 
 def test_cadence_from_stride_durations_ignores_pauses() -> None:
@@ -171,6 +171,8 @@ def test_cadence_from_stride_durations_ignores_pauses() -> None:
     assert cadence.update((_stride(0.35, 1.05),)) == 120.0 / 0.7
     # The runner steps off for a minute and comes back: the rate is still the runner's, not diluted.
     assert abs(cadence.update((_stride(61.0, 61.7),)) - 120.0 / 0.7) < 1e-9
+    # A split stride (unknown) does not count.
+    assert abs(cadence.update((_stride(62.0, 62.3, "U"), _stride(62.3, 62.6, "U"))) - 120.0 / 0.7) < 1e-9
 
 
 def test_changed_level_or_direction_restarts_the_gait_tracker() -> None:

@@ -121,7 +121,7 @@ class LiveGait:
         self._outlier_window = odd_window(p.outlier_window_s * fps)
         self._last_strike: dict[str, int | None] = {leg: None for leg in LEGS}
         self._to: dict[str, list[int]] = {leg: [] for leg in LEGS}
-        self._durations: dict[str, list[float]] = {leg: [] for leg in LEGS}
+        self._durations: list[float] = []  # accepted strides of both legs (equal in steady running)
         self._reset_buffers()
 
     def _new_detectors(self) -> None:
@@ -184,7 +184,7 @@ class LiveGait:
         self._votes, self._vote_frames = 0.0, 0
         self._last_strike = {leg: None for leg in LEGS}
         self._to = {leg: [] for leg in LEGS}
-        self._durations = {leg: [] for leg in LEGS}
+        self._durations = []
         self._frame -= 1
         self._reset_buffers()
         self._frame += 1
@@ -372,7 +372,7 @@ class LiveGait:
         toe = filt[:, TOE[leg]]
         tof = toe_off_between(self._to[leg], start, end, toe, offset=shift)
         self._to[leg] = [t for t in self._to[leg] if t >= end]
-        history = self._durations[leg][-self.params.rolling_strides :]
+        history = self._durations[-self.params.rolling_strides :]
         median = float(np.median(history)) if len(history) >= 3 else None
         duration = self._seconds(start, end)
         # measure_stride times the stride from frame counts; scale its median so the split/merged test
@@ -384,11 +384,15 @@ class LiveGait:
             None if median is None else median * counted / duration, offset=shift,
         )  # fmt: skip
         stride.duration_s = duration
+        if duration < self.params.min_stride_s and not stride.reason:
+            # A false strike mid-stride (a foot BlazePose lost and found again) splits the stride in two.
+            stride.reason, stride.cls = "stride too short (split stride)", "unknown"
         if tof is not None:
             stride.stance_s = self._seconds(start, tof)
             stride.swing_s = self._seconds(tof, end)
-            self._durations[leg].append(duration)
-            del self._durations[leg][: -self.params.rolling_strides]
+        if not stride.reason:  # only accepted strides set the expected duration
+            self._durations.append(duration)
+            del self._durations[: -self.params.rolling_strides]
         return stride
 
     def _delayed(self, a: np.ndarray) -> np.ndarray:

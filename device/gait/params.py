@@ -81,7 +81,7 @@ class GaitParams(BaseModel):
         0.05, gt=0.0, le=2.0, description="foot excursion (trunk lengths) that makes a strike/toe-off extreme"
     )
     min_stride_s: float = Field(
-        0.45, gt=0.05, le=3.0, description="shortest same-leg stride (foot strike to foot strike)"
+        0.5, gt=0.05, le=3.0, description="shortest same-leg stride, foot strike to foot strike (0.5 s = 240 steps/min)"
     )
     max_stride_s: float = Field(2.0, gt=0.1, le=10.0, description="longest stride; longer gaps break the stride chain")
     stride_tolerance: float = Field(

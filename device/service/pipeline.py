@@ -65,6 +65,8 @@ class RecentCadence:
 
     def update(self, new: tuple[StrideRecord, ...]) -> float | None:
         for s in new:
+            if s.cls == "U":  # unknown strides include split and merged ones: their durations mislead
+                continue
             if s.t_start is not None and s.t_end is not None and s.t_end > s.t_start:
                 self._durations.append(s.t_end - s.t_start)
         return 120.0 / statistics.median(self._durations) if len(self._durations) >= 2 else None
