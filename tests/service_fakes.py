@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,6 +18,16 @@ from hipcam.gait.live import LiveUpdate
 from hipcam.gait.strides import BackArch, Stride
 from hipcam.pose.pipeline import PoseResult, StageTimings
 from hipcam.pose.roi import Roi
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll ``pred`` until it holds or ``timeout`` seconds pass."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 class FakeSource:

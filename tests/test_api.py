@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from service_fakes import wait_until as _wait
 
 from hipcam.config import HipcamConfig
 from hipcam.service.pin import AttemptLimiter, hash_pin, verify_pin
@@ -337,12 +338,3 @@ def test_settings_apply_to_the_live_gait(env: Any) -> None:
         assert len(built) == n  # nothing the tracker uses changed: no restart
     finally:
         pipe.stop()
-
-
-def _wait(pred: Any, timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from service_fakes import FakeGait, FakePose, FakeSource
+from service_fakes import wait_until as _wait
 
 from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError, VideoError
@@ -17,15 +17,6 @@ from hipcam.service.state import LiveState, StrideRecord
 from hipcam.service.store import Store
 
 CFG = HipcamConfig.model_validate({"capture": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5}})
-
-
-def _wait(pred: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class ReconnectingSource(FakeSource):

@@ -75,6 +75,7 @@ class OpenCVSource:
         self._loop = loop
         self._cap: cv2.VideoCapture | None = None
         self._fps = 0.0
+        self._stream_fps = 0.0  # the container's rate (a slow-motion file plays slower than it was shot)
         self._size = (0, 0)
         self._frame_count = 0
         self._index = 0  # frames handed out since open()
@@ -88,6 +89,11 @@ class OpenCVSource:
     @property
     def size(self) -> tuple[int, int]:
         return self._size
+
+    @property
+    def playback_fps(self) -> float | None:
+        """Rate at which a video file plays, after open(); None for cameras and streams."""
+        return self._stream_fps if self.kind == "file" and self._stream_fps > 0 else None
 
     @property
     def frame_count(self) -> int:
@@ -114,6 +120,7 @@ class OpenCVSource:
         self._cap = cap
         stream_fps = cap.get(cv2.CAP_PROP_FPS)
         stream_fps = stream_fps if np.isfinite(stream_fps) and stream_fps > 0 else 30.0
+        self._stream_fps = float(stream_fps)
         self._fps = float(self._true_fps or stream_fps)
         self._size = (int(first.shape[1]), int(first.shape[0]))
         self._frame_count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0) if self.kind == "file" else 0

@@ -83,19 +83,12 @@ class FreshestSlot:
 
 
 def playback_fps(source: FrameSource) -> float | None:
-    """Rate at which a video file plays (its container rate), None for live sources.
+    """Rate at which an opened video file plays (its container rate), None for live sources.
 
     Not ``source.fps``: with capture.true_fps set that is the slow-motion capture rate, and
     decoding 240 frames/s would starve the analysis.
     """
-    if not isinstance(source, OpenCVSource) or source.kind != "file":
-        return None
-    cap = cv2.VideoCapture(str(source.target), cv2.CAP_FFMPEG)
-    try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS)) if cap.isOpened() else 0.0
-    finally:
-        cap.release()
-    return fps if 1.0 <= fps <= 1000.0 else 30.0
+    return source.playback_fps if isinstance(source, OpenCVSource) else None
 
 
 class Pacer:
@@ -124,7 +117,6 @@ class CaptureWorker:
         self.source, self.cfg, self.slot, self.state, self.ops = source, cfg, slot, state, ops
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hipcam-capture", daemon=True)
-        self._pace = playback_fps(source)
         # Written by this thread, read by the frame loop; single attribute stores, so no lock.
         self.streaming = False
         self.stalled = False
@@ -164,7 +156,7 @@ class CaptureWorker:
             self.reconnects += 1
 
     def _stream(self) -> str:
-        pacer = Pacer(self._pace, self._stop)
+        pacer = Pacer(playback_fps(self.source), self._stop)
         while not self._stop.is_set():
             pacer.wait()
             frame = self.source.read()
