@@ -1,7 +1,7 @@
 """`hipcam soak`: run the real service on the looped demo clip with live viewers and watch it.
 
 The service runs as a child process (as under systemd), bound to 127.0.0.1 with a throw-away
-data directory. N viewers hold Server-Sent-Event streams (each request bounded in time, then
+data directory. N viewers hold Server-Sent-Event streams (ended by the server's stream time limit and
 reopened, as the page's EventSource does) and fetch the camera JPEG a few times a second.
 Every ``report_every_s`` it prints analysed frames/s, frame-latency percentiles (from the
 service's own Prometheus histogram), dropped frames and the service's RSS; at the end, RSS
@@ -30,7 +30,7 @@ from hipcam.config import HipcamConfig
 from hipcam.errors import HipcamError
 
 HOST = "127.0.0.1"
-VIEWER_REQUEST_S = 60.0  # each SSE request is closed after this and reopened
+STAGGER_S = 60.0  # the viewers' first streams end spread over this; later ones run until the server ends them
 FRAME_POLL_HZ = 4.0
 STARTUP_TIMEOUT_S = 180.0
 
@@ -138,21 +138,27 @@ class ViewerStats:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _viewer(port: int, stop: threading.Event, stats: ViewerStats) -> None:
-    """One tablet: an SSE stream (reopened every VIEWER_REQUEST_S) plus camera-frame polling."""
+def _viewer(port: int, stop: threading.Event, stats: ViewerStats, first_request_s: float) -> None:
+    """One tablet: an SSE stream plus camera-frame polling.
+
+    Like the page's EventSource, a stream is read until the server ends it (after its stream time
+    limit) and then reopened; the first one is closed early, at the viewer's share of STAGGER_S,
+    so the viewers' reconnects are spread out rather than falling together."""
     poller = threading.Thread(target=_frame_poller, args=(port, stop, stats), daemon=True)
     poller.start()
+    request_s = first_request_s
     while not stop.is_set():
         try:
-            _read_events(port, stop, stats)
+            _read_events(port, stop, stats, request_s)
         except (OSError, http.client.HTTPException):
             with stats.lock:
                 stats.errors += 1
             stop.wait(1.0)
+        request_s = math.inf
     poller.join(5)
 
 
-def _read_events(port: int, stop: threading.Event, stats: ViewerStats) -> None:
+def _read_events(port: int, stop: threading.Event, stats: ViewerStats, request_s: float) -> None:
     conn = http.client.HTTPConnection(HOST, port, timeout=15)
     try:
         conn.request("GET", "/stream/events", headers={"Accept": "text/event-stream"})
@@ -160,7 +166,7 @@ def _read_events(port: int, stop: threading.Event, stats: ViewerStats) -> None:
         if resp.status != 200:
             resp.read()
             raise http.client.HTTPException(f"/stream/events: HTTP {resp.status}")
-        end = time.monotonic() + VIEWER_REQUEST_S
+        end = time.monotonic() + request_s
         last_frames: int | None = None
         last_change: float | None = None
         while not stop.is_set() and time.monotonic() < end:
@@ -259,7 +265,8 @@ def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: fl
         print(f"soak: service pid {proc.pid} healthy after {startup:.1f} s on :{port}; "
               f"{viewers} viewers, {minutes:g} min; log {workdir / 'service.log'}", flush=True)  # fmt: skip
         for i in range(viewers):
-            t = threading.Thread(target=_viewer, args=(port, stop, stats), name=f"viewer-{i}", daemon=True)
+            first_s = STAGGER_S * (i + 1) / viewers
+            t = threading.Thread(target=_viewer, args=(port, stop, stats, first_s), name=f"viewer-{i}", daemon=True)
             t.start()
             threads.append(t)
         reports = _monitor(proc, port, minutes, report_every_s, stats, viewers)

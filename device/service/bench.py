@@ -27,6 +27,7 @@ from hipcam.errors import HipcamError
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.state import LiveState
 from hipcam.service.store import Store
+from hipcam.service.wsgi import make_server
 
 ROUNDS = 2
 WARMUP_S = 4.0
@@ -151,8 +152,6 @@ def _print(results: dict[int, Phase], viewers: int, dropped: int) -> None:
 
 def run_service_bench(cfg: HipcamConfig, seconds: float, viewers: int, source: str) -> int:
     """`hipcam bench-service`; ``seconds`` is the measured time, split over 2 rounds of 0 and N viewers."""
-    from waitress.server import create_server
-
     from web_ui import create_app
 
     if not 1 <= viewers <= 50:
@@ -166,7 +165,7 @@ def run_service_bench(cfg: HipcamConfig, seconds: float, viewers: int, source: s
     cfg.server.max_viewers = max(cfg.server.max_viewers, viewers)
     frames = make_source(source, cfg)
     state, store = LiveState(rolling_strides=cfg.gait.rolling_strides), Store(tmp)
-    server: Any = create_server(create_app(state, store, cfg), host="127.0.0.1", port=0, threads=cfg.server.threads)
+    server: Any = make_server(create_app(state, store, cfg), cfg, "127.0.0.1", 0)
     port = int(server.effective_port)
     threading.Thread(target=server.run, name="bench-http", daemon=True).start()
     pipe = Pipeline(cfg, frames, state, store)

@@ -18,8 +18,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from waitress.server import create_server
-
 from hipcam import __version__
 from hipcam.atomic import atomic_writer
 from hipcam.capture import FrameSource, OpenCVSource, make_source
@@ -33,6 +31,7 @@ from hipcam.service.pipeline import Pipeline
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
 from hipcam.service.store import Store
+from hipcam.service.wsgi import make_server
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +106,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         on_viewers=metrics.set_viewers,
     )
     try:
-        server: Any = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=cfg.server.threads,
-            max_request_body_size=cfg.server.max_request_bytes,
-            ident="hipcam",
-            clear_untrusted_proxy_headers=True,
-        )
+        server: Any = make_server(app, cfg, host, port)
     except OSError as exc:
         store.close()
         if exc.errno == errno.EADDRINUSE:
