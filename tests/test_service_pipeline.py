@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from service_fakes import FakeGait, FakePose, FakeSource
 from service_fakes import wait_until as _wait
@@ -13,6 +14,7 @@ from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError, VideoError
 from hipcam.service.capture import CapturedFrame, FreshestSlot, Pacer, shrink
 from hipcam.service.pipeline import Pipeline, RecentCadence
+from hipcam.service.snapshots import SnapshotRing
 from hipcam.service.state import LiveState, StrideRecord
 from hipcam.service.store import Store
 
@@ -135,6 +137,52 @@ def test_shrink_fits_the_work_size_once() -> None:
     assert shrink(big).shape == (497, 884, 3)
     small = np.zeros((480, 640, 3), np.uint8)
     assert shrink(small) is small  # never upscaled, never copied
+
+
+def test_shrink_writes_into_a_given_array() -> None:
+    big = np.random.default_rng(0).integers(0, 255, (994, 1768, 3), dtype=np.uint8)
+    out = np.zeros((497, 884, 3), np.uint8)
+    assert np.shares_memory(shrink(big, out=out), out)
+    assert np.array_equal(out, shrink(big))
+    fits = big[:400, :600]
+    same = np.zeros_like(fits)
+    shrink(fits, out=same)
+    assert np.array_equal(same, fits)
+
+
+def _solid(value: int, h: int = 360, w: int = 640) -> np.ndarray:
+    return np.full((h, w, 3), value, np.uint8)
+
+
+def _decoded_value(jpeg: bytes | None) -> float:
+    assert jpeg is not None
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    return float(image.mean())
+
+
+def test_snapshot_ring_keeps_the_last_frames_by_number() -> None:
+    ring = SnapshotRing(capacity=3, width=320)
+    assert ring.jpeg(0) is None and len(ring) == 0
+    for n in range(5):  # frames 2, 3, 4 stay
+        ring.keep(n, n / 30, _solid(40 * n))
+    assert len(ring) == 3
+    assert ring.time_of(3, default=-1.0) == 3 / 30
+    assert ring.time_of(1, default=-1.0) == -1.0
+    assert abs(_decoded_value(ring.jpeg(2)) - 80) < 3
+    assert abs(_decoded_value(ring.jpeg(1)) - 160) < 3  # no longer kept: the newest frame instead
+    assert abs(_decoded_value(ring.jpeg(None)) - 160) < 3
+    ring.clear()
+    assert len(ring) == 0 and ring.jpeg(4) is None
+
+
+def test_snapshot_ring_follows_a_change_of_frame_size() -> None:
+    ring = SnapshotRing(capacity=4, width=320)
+    ring.keep(0, 0.0, _solid(50))
+    ring.keep(1, 0.1, _solid(200, 720, 960))  # e.g. a camera reconnected at another resolution
+    assert len(ring) == 1 and ring.time_of(0, -1.0) == -1.0
+    jpeg = ring.jpeg(1)
+    assert jpeg is not None
+    assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (240, 320, 3)
 
 
 def test_pacer_plays_a_file_at_its_rate_without_bursting() -> None:

@@ -108,7 +108,7 @@ class LiveGait:
         )
         self._last_pose_frame = -1
         self.strides: list[Stride] = []
-        self.latencies_frames: list[int] = []  # update index minus the frame of each stride-closing strike
+        self.latencies_frames: list[int] = []  # update index minus the frame of each recent stride-closing strike
         self._configure(self.fps_hint)
 
     def _configure(self, fps: float) -> None:
@@ -352,6 +352,7 @@ class LiveGait:
                     strides.append(stride)
         self.strides.extend(strides)
         del self.strides[:-_MAX_STRIDES_KEPT]
+        del self.latencies_frames[:-_MAX_STRIDES_KEPT]  # the tracker runs for weeks on a device
         return events, strides
 
     def _seconds(self, start: int, end: int) -> float:

@@ -45,19 +45,30 @@ class CapturedFrame:
     captured_at: float  # wall clock when the frame left the source (latency is measured from here)
 
 
-def shrink(image: np.ndarray, max_width: int = WORK_MAX_WIDTH, max_height: int = WORK_MAX_HEIGHT) -> np.ndarray:
+def shrunk_size(height: int, width: int, max_width: int, max_height: int) -> tuple[int, int, int]:
+    """(factor, height, width) that ``shrink`` gives an image of this size."""
+    k = max(1, math.ceil(max(width / max_width, height / max_height)))
+    return k, max(1, height // k), max(1, width // k)
+
+
+def shrink(
+    image: np.ndarray, max_width: int = WORK_MAX_WIDTH, max_height: int = WORK_MAX_HEIGHT, out: np.ndarray | None = None
+) -> np.ndarray:
     """Scale down by the smallest whole factor that fits max_width x max_height (never up).
 
     A whole factor takes OpenCV's fast INTER_AREA path (~4x cheaper than an arbitrary ratio on a
-    1768 px frame) and keeps the aspect ratio exact.
+    1768 px frame) and keeps the aspect ratio exact. With ``out`` (shaped as ``shrunk_size`` says)
+    the result is written there instead of into a new array; without, an image that already fits
+    is returned as is.
     """
-    h, w = image.shape[:2]
-    k = math.ceil(max(w / max_width, h / max_height))
-    if k <= 1:
-        return image
+    k, h, w = shrunk_size(image.shape[0], image.shape[1], max_width, max_height)
+    if k == 1:
+        if out is None:
+            return image
+        np.copyto(out, image)
+        return out
     # Trim to a multiple of k (at most k-1 edge pixels, a view, no copy): OpenCV's fast path needs it.
-    w, h = max(1, w // k), max(1, h // k)
-    return cv2.resize(image[: h * k, : w * k], (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image[: h * k, : w * k], (w, h), dst=out, interpolation=cv2.INTER_AREA)
 
 
 class FreshestSlot:

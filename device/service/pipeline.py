@@ -24,16 +24,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
-
 from hipcam.capture import FrameSource
 from hipcam.config import HipcamConfig
 from hipcam.errors import HipcamError
 from hipcam.service.analysis import Analysis, Analyzer, GaitFactory, PoseModel, load_pose, make_gait, opt, stride_record
-from hipcam.service.capture import CapturedFrame, CaptureWorker, FreshestSlot, shrink
+from hipcam.service.capture import CapturedFrame, CaptureWorker, FreshestSlot
 from hipcam.service.ops import NullOps, Ops
 from hipcam.service.preview import PreviewEncoder
+from hipcam.service.snapshots import SnapshotRing
 from hipcam.service.state import LiveMetrics, LiveState, StrideRecord
 from hipcam.service.store import Store
 
@@ -44,7 +42,7 @@ NO_RUNNER_AFTER_S = 1.0  # no person for this long -> "no runner in view"
 STALL_AFTER_S = 1.5  # no frame from an open source for this long -> "camera lost"
 IDLE_WAKE_S = 0.25  # the loop wakes this often without frames, to detect stalls in time
 RETRY_ALIVE_S = 5.0  # the capture thread reported retry activity this recently -> feed the watchdog
-SNAPSHOT_RING = 90  # small frames kept so a stride's snapshot can show its peak frame
+SNAPSHOT_RING = 90  # small frames kept so a stride's snapshot can show its peak frame (3 s at 30 fps)
 WRITER_QUEUE = 256
 
 
@@ -137,7 +135,7 @@ class Pipeline:
         self._thread = threading.Thread(target=self._run, name="hipcam-pipeline", daemon=True)
         self._analyzer: Analyzer | None = None
         self._pose_tried = -MODEL_RETRY_S
-        self._ring: deque[tuple[int, float, np.ndarray]] = deque(maxlen=SNAPSHOT_RING)
+        self._ring = SnapshotRing(SNAPSHOT_RING, cfg.storage.snapshot_width)
         self._stall_after = max(STALL_AFTER_S, 3.0 / max(source.fps, 1.0)) if source.fps else STALL_AFTER_S
         self._last_person = time.monotonic()
         self._frame_dt: float | None = None
@@ -225,7 +223,7 @@ class Pipeline:
             self._ring.clear()  # the new tracker's frame numbers start again; old frames would alias
             if analyzer.level is not None:
                 self.state.set_level(analyzer.level)
-        self._keep_small(out.update.frame, frame)
+        self._ring.keep(out.update.frame, frame.timestamp_s, frame.image)
         self._publish(frame, out, time.perf_counter() - started)
         self.preview.offer(frame.image, out.landmarks, frame.captured_at)
         timings = {**out.timings, "capture": max(0.0, waited)}
@@ -245,7 +243,7 @@ class Pipeline:
             status, message = "no_runner", "No runner in view"
         self._follow_session()
         upd = out.update
-        strides = tuple(stride_record(s, self._time_of(s.end_frame, frame.timestamp_s)) for s in upd.strides)
+        strides = tuple(stride_record(s, self._ring.time_of(s.end_frame, frame.timestamp_s)) for s in upd.strides)
         self._store_strides(strides)
         metrics = LiveMetrics(
             thigh_deg=opt(upd.thigh_deg),
@@ -286,31 +284,12 @@ class Pipeline:
         disk = self.store.disk_state()
         self.state.set_flags(snapshots_paused=disk.snapshots_paused, disk_free_mb=round(disk.free_mb))
         for stride in strides:
-            snap = None if disk.snapshots_paused else self._snapshot_for(stride)
+            snap = None if disk.snapshots_paused else self._ring.jpeg(_peak_or_end(stride))
             if disk.snapshots_paused:
                 self.ops.snapshot_skipped_low_disk()
             self.writer.submit(_Pending(session, stride, snap))
 
-    # ---- images ------------------------------------------------------------------------
-    def _keep_small(self, gait_frame: int, frame: CapturedFrame) -> None:
-        # Keyed by the gait tracker's frame number (one per update), which its strides refer to.
-        width = self.cfg.storage.snapshot_width
-        self._ring.append((gait_frame, frame.timestamp_s, shrink(frame.image, width, width)))
 
-    def _time_of(self, gait_frame: int, default: float) -> float:
-        for index, t_s, _ in reversed(self._ring):
-            if index == gait_frame:
-                return t_s
-        return default
-
-    def _snapshot_for(self, stride: StrideRecord) -> bytes | None:
-        want = stride.peak_frame if stride.peak_frame is not None else stride.frame_end
-        chosen = self._ring[-1][2] if self._ring else None
-        for index, _, img in self._ring:
-            if index == want:
-                chosen = img
-                break
-        if chosen is None:
-            return None
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(chosen, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
-        return buf.tobytes() if ok else None
+def _peak_or_end(stride: StrideRecord) -> int | None:
+    """The frame a stride's snapshot shows: its peak hip extension, else its closing strike."""
+    return stride.peak_frame if stride.peak_frame is not None else stride.frame_end
