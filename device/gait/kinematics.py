@@ -315,7 +315,10 @@ def repair_swaps(
     assignment is closer by more than `margin` trunk lengths (summed over the joints) the labels are
     exchanged (the margin is summed over both legs). The medians follow the majority labelling, so a swap shorter than half the window is
     repaired; a whole-clip consistent mislabelling is not (and needs no repair). last_only: the live
-    path, judging the last frame against the trailing median only.
+    path, judging the last frame against the trailing median only. A trailing median lags the legs by
+    half a window, so there the crossed labelling must also be the closer one to the previous
+    (already repaired) frame: without that, a fast-moving leg was taken for its partner and the wrong
+    labels fed the medians of the following frames.
     """
     n = xy.shape[0]
     swapped = np.zeros(n, dtype=bool)
@@ -338,6 +341,13 @@ def repair_swaps(
         cross = cost(pts[:, :k], med[:, k:]) + cost(pts[:, k:], med[:, :k])
         scale = _trunk_scale(xy, ok)
         swapped = np.isfinite(same) & np.isfinite(cross) & (same - cross > margin * scale)
+        if last_only and swapped[-1]:
+            prev = pts[-2]
+            same_prev = cost(pts[-1:, :k], prev[None, :k]) + cost(pts[-1:, k:], prev[None, k:])
+            cross_prev = cost(pts[-1:, :k], prev[None, k:]) + cost(pts[-1:, k:], prev[None, :k])
+            swapped[-1] = not bool(
+                np.isfinite(same_prev[0]) and np.isfinite(cross_prev[0]) and same_prev[0] <= cross_prev[0]
+            )
     if swapped.any():
         idx = np.flatnonzero(swapped)
         for a, b in zip([*lj, LEG_JOINTS["left"]["hip"]], [*rj, LEG_JOINTS["right"]["hip"]], strict=True):
