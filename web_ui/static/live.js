@@ -87,12 +87,15 @@
   function renderPlot() {
     if (!samples.length) { window.hipcamPlot.draw($("plot"), [], { xMin: 0, xMax: PLOT_WINDOW_S, yMin: -50, yMax: 40, yStep: 10 }); return; }
     const tEnd = samples[samples.length - 1][0], tStart = tEnd - PLOT_WINDOW_S;
+    const narrow = $("plot").clientWidth < 600;
     const vis = samples.filter(function (s) { return s[0] >= tStart; });
     const pts = function (i) { return vis.map(function (s) { return [s[0] - tEnd, s[i]]; }); };
     window.hipcamPlot.draw($("plot"), [
       { points: pts(1), color: "#38bdf8", width: 3 },
       { points: pts(2), color: "#f472b6", width: 3 }
-    ], { xMin: -PLOT_WINDOW_S, xMax: 0, yMin: -50, yMax: 40, yStep: 10, xLabel: "s", aspect: 0.34 });
+    ], { xMin: -PLOT_WINDOW_S, xMax: 0, yMin: -50, yMax: 40, xLabel: "s",
+      // a phone-width plot gets more height and fewer grid lines, so the labels do not collide
+      yStep: narrow ? 20 : 10, aspect: narrow ? 0.5 : 0.34 });
   }
 
   function renderSession() {
