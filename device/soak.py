@@ -251,6 +251,12 @@ def _wait_healthy(proc: subprocess.Popen[bytes], port: int) -> float:
 
 def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: float = 60.0) -> int:
     """Soak the service; print a report line per interval and a summary. 0 if it held up."""
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise HipcamError(f"--minutes {minutes:g}: expected a positive number of minutes")
+    if not (math.isfinite(report_every_s) and report_every_s > 0):
+        raise HipcamError(f"--every {report_every_s:g}: expected a positive number of seconds")
+    if viewers < 0:
+        raise HipcamError(f"--viewers {viewers}: expected 0 or more")
     if viewers > cfg.server.max_viewers:
         raise HipcamError(f"{viewers} viewers is more than server.max_viewers ({cfg.server.max_viewers})")
     workdir = Path(tempfile.mkdtemp(prefix="hipcam-soak-"))

@@ -105,3 +105,20 @@ def test_serve_bad_port_prints_one_line(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "server.port" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["soak", "--minutes", "-1"], "--minutes -1"),
+        (["soak", "--minutes", "nan"], "--minutes nan"),
+        (["soak", "--viewers", "-1"], "--viewers -1"),
+        (["soak", "--every", "0"], "--every 0"),
+        (["bench-service", "--seconds", "-5"], "--seconds -5"),
+        (["bench-service", "--viewers", "0"], "--viewers 0"),
+    ],
+)
+def test_benchmark_commands_reject_bad_numbers(args: list[str], message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    proc = subprocess.run([str(HIPCAM), *args], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import multiprocessing as mp
 import statistics
 import tempfile
@@ -156,6 +157,8 @@ def run_service_bench(cfg: HipcamConfig, seconds: float, viewers: int, source: s
 
     if not 1 <= viewers <= 50:
         raise HipcamError(f"--viewers {viewers}: expected 1 to 50")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise HipcamError(f"--seconds {seconds:g}: expected a positive number of seconds")
     phase_s = max(MIN_PHASE_S, min(seconds, 600.0) / (2 * ROUNDS))
     tmp = Path(tempfile.mkdtemp(prefix="hipcam-bench-"))
     threads = viewers + 6
