@@ -50,11 +50,8 @@ def load_manifest(path: Path = MANIFEST_PATH) -> list[Asset]:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def is_verified(asset: Asset, models_dir: Path) -> bool:
@@ -119,14 +116,3 @@ def fetch(
                 _extract_verified(wheel, a, models_dir)
                 log(f"ok       {a.file} (sha256 verified, from {package})")
     return [models_dir / a.file for a in wanted]
-
-
-def asset_path(models_dir: Path, name: str) -> Path:
-    """Path of a manifest asset, with a clear error if it has not been fetched."""
-    for a in load_manifest():
-        if a.name == name:
-            path = models_dir / a.file
-            if not path.is_file():
-                raise AssetError(f"{path}: missing; run `hipcam fetch` first")
-            return path
-    raise AssetError(f"no asset named {name!r} in {MANIFEST_PATH}")

@@ -79,7 +79,7 @@ def _stats(timings: list[StageTimings], decode_ms: list[float], found: int, wall
     )
 
 
-def _end_to_end(pose: BlazePose, source: OpenCVSource, max_frames: int | None) -> tuple[PassStats, int]:
+def _end_to_end(pose: BlazePose, source: OpenCVSource, max_frames: int | None) -> PassStats:
     timings: list[StageTimings] = []
     decode_ms: list[float] = []
     found = 0
@@ -93,7 +93,7 @@ def _end_to_end(pose: BlazePose, source: OpenCVSource, max_frames: int | None) -
         decode_ms.append((t1 - t0) * 1e3)
         found += pose.process(frame.image, frame.timestamp_s) is not None
         timings.append(pose.timings)
-    return _stats(timings, decode_ms, found, time.perf_counter() - start), len(timings)
+    return _stats(timings, decode_ms, found, time.perf_counter() - start)
 
 
 def _in_memory(pose: BlazePose, frames: list[np.ndarray], fps: float) -> tuple[PassStats, float]:
@@ -129,12 +129,12 @@ def run_bench(video: Path, cfg: HipcamConfig, max_frames: int | None = None) -> 
     try:
         pose = BlazePose.from_config(cfg)
         width, height = source.size
-        e2e, n = _end_to_end(pose, source, max_frames)
+        e2e = _end_to_end(pose, source, max_frames)
     finally:
         source.close()
     rss_e2e = peak_rss_mb()
     budget = max(1, int(MEMORY_BUDGET_MB * 1024 * 1024 // (width * height * 3)))
-    frames, fps = _decode(video, cfg, min(n, budget))
+    frames, fps = _decode(video, cfg, min(e2e.frames, budget))
     in_memory, bound = _in_memory(pose, frames, fps)
     return BenchReport(
         video=str(video),

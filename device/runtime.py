@@ -122,9 +122,6 @@ class TfliteModel:
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in inputs[0]["shape"])
         self.input_dtype = np.dtype(inputs[0]["dtype"])
         self._outputs: dict[str, int] = {d["name"]: d["index"] for d in self._interp.get_output_details()}
-        self.output_shapes: dict[str, tuple[int, ...]] = {
-            d["name"]: tuple(int(s) for s in d["shape"]) for d in self._interp.get_output_details()
-        }
 
     @property
     def output_names(self) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 NUM_LANDMARKS = 33
 # Values per image landmark: x, y (normalized to width/height), z, visibility, presence.
-X, Y, Z, VISIBILITY, PRESENCE = range(5)
+VISIBILITY, PRESENCE = 3, 4
 
 NAMES: tuple[str, ...] = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -12,7 +12,6 @@ NAMES: tuple[str, ...] = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
     "left_heel", "right_heel", "left_foot_index", "right_foot_index",
 )  # fmt: skip
-INDEX: dict[str, int] = {name: i for i, name in enumerate(NAMES)}
 
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
 LEFT_HIP, RIGHT_HIP = 23, 24

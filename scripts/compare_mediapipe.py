@@ -43,10 +43,12 @@ def ensure_venv() -> Path:
     return python
 
 
-def decode(video: Path, limit: int | None) -> list[Any]:
+def decode(video: Path, limit: int | None) -> tuple[list[Any], float]:
+    """The clip's frames (RGB) and its frame rate (30 when the file does not say)."""
     import cv2
 
     cap = cv2.VideoCapture(str(video))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     frames: list[Any] = []
     while limit is None or len(frames) < limit:
         ok, bgr = cap.read()
@@ -56,7 +58,7 @@ def decode(video: Path, limit: int | None) -> list[Any]:
     cap.release()
     if not frames:
         raise SystemExit(f"{video}: no frames decoded")
-    return frames
+    return frames, fps
 
 
 def run_round(pose: Any, frames: list[Any], fps: float, chunk: int) -> tuple[float, float, float]:
@@ -86,14 +88,11 @@ def run_round(pose: Any, frames: list[Any], fps: float, chunk: int) -> tuple[flo
 
 
 def worker(args: argparse.Namespace) -> None:
-    import cv2
-
     from hipcam.config import HipcamConfig
     from hipcam.pose.pipeline import BlazePose
 
     cfg = HipcamConfig(pose={"threads": args.threads}) if args.threads else HipcamConfig()
-    fps = cv2.VideoCapture(str(args.video)).get(cv2.CAP_PROP_FPS) or 30.0
-    frames = decode(args.video, args.frames)
+    frames, fps = decode(args.video, args.frames)
     h, w = frames[0].shape[:2]
     print(
         f"{args.video.name}: {len(frames)} frames {w}x{h} in memory; hipcam threads={cfg.pose.threads}; "

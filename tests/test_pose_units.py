@@ -159,12 +159,8 @@ def test_low_pass() -> None:
 
 
 def test_main_subject_is_the_big_central_person() -> None:
-    def person(score: float, hips: tuple[float, float], half_height: float) -> Detection:
-        kp = np.array([hips, (hips[0], hips[1] - half_height), hips, hips], float)
-        return Detection(score=score, box=np.zeros(4), keypoints=kp)
-
-    bystander = person(0.95, (60.0, 300.0), 60.0)  # more confident, small, at the edge
-    runner = person(0.80, (330.0, 250.0), 150.0)
+    bystander = _person((60.0, 300.0), 60.0, score=0.95)  # more confident, small, at the edge
+    runner = _person((330.0, 250.0), 150.0, score=0.80)
     assert select_subject([bystander, runner], 640, 480) is runner
     assert select_subject([bystander], 640, 480) is bystander
 

@@ -8,17 +8,14 @@ import numpy as np
 
 # pose_detection_cpu.pbtxt: SsdAnchorsCalculatorOptions.
 INPUT_SIZE = 224
-NUM_LAYERS = 5
 STRIDES = (8, 16, 32, 32, 32)
-MIN_SCALE = 0.1484375
-MAX_SCALE = 0.75
 ANCHOR_OFFSET = 0.5
 NUM_ANCHORS = 2254
 
 
 def _anchors_per_cell(first: int, last: int) -> int:
     # Each layer contributes one anchor for aspect ratio 1.0 and one interpolated-scale anchor; with a
-    # fixed anchor size only their count matters, not their scales (MIN_SCALE/MAX_SCALE drop out).
+    # fixed anchor size only their count matters, not their scales (min_scale/max_scale drop out).
     return 2 * (last - first)
 
 

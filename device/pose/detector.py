@@ -16,8 +16,6 @@ from hipcam.pose.anchors import INPUT_SIZE, generate_anchors
 from hipcam.pose.roi import Roi, roi_from_alignment
 from hipcam.runtime import TfliteModel
 
-NUM_COORDS = 12
-NUM_KEYPOINTS = 4
 SCORE_CLIP = 100.0
 NMS_IOU = 0.3
 
@@ -131,8 +129,3 @@ class PoseDetector:
             pts = roi.to_image(values.reshape(-1, 2))  # 2 box corners + 4 keypoints, letterbox removed
             people.append(Detection(score=score, box=pts[:2].ravel(), keypoints=pts[2:]))
         return people
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        roi = self.preprocess(image)
-        self.model.invoke()
-        return self.postprocess(roi)

@@ -32,13 +32,6 @@ OUT_HEATMAP = "Identity_3"
 OUT_WORLD = "Identity_4"
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    # The plain formula in the input's precision (as MediaPipe's C++); exp overflow -> 0 is correct.
-    with np.errstate(over="ignore"):
-        out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
-    return out
-
-
 @dataclass
 class RawPose:
     """One frame's unsmoothed model output, projected to the image.
@@ -53,9 +46,9 @@ class RawPose:
 
 
 def _sigmoid_inplace(x: np.ndarray) -> np.ndarray:
-    """``sigmoid`` computed in x's own buffer (same operations, so the same bits, without temporaries).
+    """1 / (1 + exp(-x)) in x's own buffer and precision (as MediaPipe's C++), without temporaries.
 
-    The caller silences the (harmless) exp overflow warning, once for all its calls.
+    exp overflow -> 0 is correct; the caller silences its warning, once for all its calls.
     """
     np.negative(x, out=x)
     np.exp(x, out=x)
@@ -138,12 +131,7 @@ def _decode(lm: np.ndarray, heatmap: np.ndarray | None, roi: Roi) -> np.ndarray:
     if heatmap is not None:
         xy = _refine(xy, heatmap, *heatmap.shape)
     out = np.empty((NUM_USED, 5), np.float64)
-    # roi.to_image, written into ``out`` (same expressions, so the same values)
-    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
-    u = (xy[:, 0] - 0.5) * roi.size
-    v = (xy[:, 1] - 0.5) * roi.size
-    out[:, 0] = roi.cx + c * u - s * v
-    out[:, 1] = roi.cy + s * u + c * v
+    out[:, :2] = roi.to_image(xy)
     out[:, 2] = lm[:, 2] / INPUT_SIZE * roi.size
     out[:, 3:5] = lm[:, 3:5]
     _sigmoid_inplace(out[:, 3:5])
@@ -187,11 +175,13 @@ class LandmarkModel:
         world = decode_world(self.model.output_view(OUT_WORLD)[0], roi.rotation)
         return RawPose(score=score, landmarks=landmarks, world=world)
 
-    def segmentation_roi(self) -> np.ndarray:
-        """The person mask of the last invoke, [256, 256] float32 in [0, 1], in crop space (a copy)."""
-        # One fresh float32 array, the sigmoid done in place (same bits as ``sigmoid(logits)``).
-        mask = np.negative(self.model.output_view(OUT_SEGMENTATION)[0, :, :, 0])
-        with np.errstate(over="ignore"):
-            np.exp(mask, out=mask)
-        mask += 1.0
-        return np.divide(1.0, mask, out=mask)
+    def segmentation_logits(self) -> np.ndarray:
+        """The person-mask logits of the last invoke, [256, 256] float32 in crop space (a copy);
+        ``segmentation_mask`` turns them into probabilities."""
+        return np.array(self.model.output_view(OUT_SEGMENTATION)[0, :, :, 0])
+
+
+def segmentation_mask(logits: np.ndarray) -> np.ndarray:
+    """Segmentation logits -> person probabilities in [0, 1], a new float32 array."""
+    with np.errstate(over="ignore"):
+        return _sigmoid_inplace(np.array(logits, np.float32))

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from hipcam.config import HipcamConfig
+from hipcam.gait.mask_features import measure
 from hipcam.pose.detector import Detection, PoseDetector, iou
-from hipcam.pose.landmarks import OUT_SEGMENTATION, LandmarkModel, RawPose
+from hipcam.pose.landmarks import OUT_SEGMENTATION, LandmarkModel, RawPose, segmentation_mask
 from hipcam.pose.roi import Roi, mask_to_image, roi_from_alignment
 from hipcam.pose.smoothing import PoseSmoother
 from hipcam.runtime import TfliteModel
@@ -62,15 +63,26 @@ class PoseResult:
     width: int
     height: int
     detected: bool  # the detector ran on this frame (person was re-acquired)
-    mask_roi: np.ndarray | None = None  # [256, 256] float32 person mask in ROI space (keep_mask=True)
+    mask_logits: np.ndarray | None = None  # [256, 256] float32 person-mask logits in ROI space (keep_mask=True)
     timings: StageTimings = field(default_factory=StageTimings)
     switched: bool = False  # a re-check moved the tracker to another person on this frame
 
     def mask_image(self) -> np.ndarray | None:
-        """The person mask projected into the frame, [height, width] float32 (None without keep_mask)."""
-        if self.mask_roi is None:
+        """The person mask (probabilities) projected into the frame, [height, width] float32 (None
+        without keep_mask). The sigmoid runs here, so frames whose mask nobody reads skip it."""
+        if self.mask_logits is None:
             return None
-        return mask_to_image(self.mask_roi, self.roi, self.width, self.height)
+        return mask_to_image(segmentation_mask(self.mask_logits), self.roi, self.width, self.height)
+
+    def mask_features(self, direction_hint: str | None = None) -> np.ndarray | None:
+        """hipcam.gait.mask_features.measure on this frame's mask and landmarks (None without keep_mask)."""
+        mask = self.mask_image()
+        if mask is None:
+            return None
+        landmarks_px = self.landmarks.astype(np.float64)
+        landmarks_px[:, 0] *= self.width
+        landmarks_px[:, 1] *= self.height
+        return measure(mask, landmarks_px, direction_hint)
 
 
 def subject_priority(roi: Roi, width: int, height: int) -> float:
@@ -241,7 +253,7 @@ class BlazePose:
             width=width,
             height=height,
             detected=detected,
-            mask_roi=self.landmark_model.segmentation_roi() if self.keep_mask else None,
+            mask_logits=self.landmark_model.segmentation_logits() if self.keep_mask else None,
         )
 
     def _recheck_due(self, timestamp_s: float) -> bool:

@@ -21,7 +21,6 @@ import numpy as np
 from hipcam.config import HipcamConfig, LevelConfig
 from hipcam.gait.level import estimate_roll
 from hipcam.gait.live import LiveGait, LiveUpdate
-from hipcam.gait.mask_features import measure
 from hipcam.gait.strides import Stride
 from hipcam.pose.pipeline import BlazePose, PoseResult, StageTimings
 from hipcam.service.capture import CapturedFrame
@@ -88,17 +87,13 @@ class MaskMeter:
         self._n = 0
 
     def features(self, result: PoseResult, direction: str) -> np.ndarray | None:
-        if result.mask_roi is None:
+        if result.mask_logits is None:
             return None
         self._n += 1
         if self._n % max(1, math.ceil(self._cost / self._budget)):
             return None
         t0 = time.perf_counter()
-        px = result.landmarks.astype(np.float64)
-        px[:, 0] *= result.width
-        px[:, 1] *= result.height
-        mask = result.mask_image()
-        row = None if mask is None else measure(mask, px, direction)
+        row = result.mask_features(direction)
         dt = time.perf_counter() - t0
         self._cost = dt if self._n == 1 else 0.8 * self._cost + 0.2 * dt
         return row
