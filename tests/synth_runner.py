@@ -110,7 +110,7 @@ def generate(spec: RunnerSpec) -> Synth:
         heel = np.stack([hip[:, 0] + d * heel_fwd, ground - lift - heel_raise], axis=-1)
         toe_y = np.where(stance, ground, ground - lift + 0.05 * trunk * np.sin(np.pi * np.clip(s_sw, 0, 1)))
         toe = np.stack(
-            [heel[:, 0] + d * foot * np.cos(np.arcsin(np.clip((ground - toe_y + 0 * lift) / foot, 0, 0.9))), toe_y],
+            [heel[:, 0] + d * foot * np.cos(np.arcsin(np.clip((ground - toe_y) / foot, 0, 0.9))), toe_y],
             axis=-1,
         )
         # During stance the toe stays on the ground; when the heel rises the foot pivots on the toe.
@@ -178,9 +178,7 @@ def _capsule(mask: np.ndarray, p: np.ndarray, q: np.ndarray, r: float) -> None:
     mask[rows, cols] = np.maximum(mask[rows, cols], np.clip(0.5 + r - dist, 0.0, 1.0))  # 1 px soft edge
 
 
-def render_mask(
-    px: np.ndarray, width: int, height: int, direction: str, lumbar_depth_ratio: float, scale: float = 1.0
-) -> np.ndarray:
+def render_mask(px: np.ndarray, width: int, height: int, direction: str, lumbar_depth_ratio: float) -> np.ndarray:
     """Silhouette probability [H, W] for one frame of noise-free pixel landmarks px [33, 2].
 
     The trunk's back outline bulges at the upper back and the buttock with a lumbar concavity of the
@@ -229,7 +227,7 @@ def mask_features(sy: Synth) -> np.ndarray:
     for i in range(len(sy.px)):
         if not sy.series.found[i]:
             continue
-        mask = render_mask(sy.px[i], spec.width, spec.height, spec.direction, float(sy.lumbar_depth[i]), spec.scale)
+        mask = render_mask(sy.px[i], spec.width, spec.height, spec.direction, float(sy.lumbar_depth[i]))
         out[i] = mf.measure(mask, lm[i], spec.direction)
     return out
 

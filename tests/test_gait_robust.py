@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synth_runner import RunnerSpec, Synth, generate, snap_foot, swap_legs
+from synth_runner import LEG_PARTS, RunnerSpec, Synth, generate, snap_foot, swap_legs
 
 from hipcam.gait import mask_features as mf
 from hipcam.gait.kinematics import CHANNELS, THIGH, TRUNK
@@ -135,7 +135,8 @@ def test_live_stride_emitted_within_frames_of_strike(fps: float, max_lag: int) -
         assert at - strike <= max_lag  # emitted in the update this many frames after the true strike
         assert abs(stride.end_frame - strike) <= (2 if fps <= 60 else 4)
     assert max(live.latencies_frames) <= max_lag + 2  # from the detected (not the true) strike frame
-    assert all(s.cls == "C" for s, _ in emitted if s.cls != "unknown")
+    classified = [s.cls for s, _ in emitted if s.cls != "unknown"]
+    assert len(classified) >= 8 and all(c == "C" for c in classified)  # 11 of 11 classified at each rate
 
 
 def test_live_rate_from_timestamps_and_dropped_frames() -> None:
@@ -145,6 +146,28 @@ def test_live_rate_from_timestamps_and_dropped_frames() -> None:
     assert abs(live.fps - 60.0) < 0.6
     good = [s.duration_s for s, _ in emitted if s.toe_off_frame is not None]
     assert len(good) >= 8 and abs(120.0 / np.median(good) - 170.0) < 2.0
+
+
+def test_live_ground_level_follows_a_shift_after_the_buffer_is_full() -> None:
+    # From 4 s on (ramped over 1 s) both feet read 0.6 trunk lengths higher relative to the pelvis (twice
+    # the ground band), long after the 98-frame buffer (3.3 s at 30 fps) filled. The live ground level
+    # must follow: it used to be refreshed only while the buffer grew, so no foot was near the ground
+    # again and no stride was found after the shift.
+    fps, shift_s = 30.0, 4.0
+    sy = generate(RunnerSpec(seed=11, fps=fps, duration_s=14.0, cadence_spm=170.0))
+    lm = sy.series.image_landmarks
+    ramp = np.clip(np.arange(len(lm)) / fps - shift_s, 0.0, 1.0)
+    for leg in ("left", "right"):
+        for j in LEG_PARTS[leg][2:]:  # ankle, heel, foot tip
+            lm[:, j, 1] -= (0.6 * 150.0 / sy.spec.height * ramp).astype(lm.dtype)
+    capacity = int((P.max_stride_s + 1.0) * fps) + 8
+    assert len(lm) > 2 * capacity and shift_s * fps > capacity  # the shift comes after the buffer is full
+    _, emitted = _run_live(sy, fps)
+    settled = (shift_s + 1.0) * fps + capacity  # the whole buffer holds the new level
+    for leg in ("left", "right"):
+        after = [s.duration_s for s, _ in emitted if s.leg == leg and s.foot_strike_frame >= settled and not s.reason]
+        assert len(after) >= 4, leg
+        assert abs(120.0 / np.median(after) - 170.0) < 3.0, leg
 
 
 def _stride_with_mask(mask_thigh: np.ndarray) -> str:

@@ -312,13 +312,13 @@ def repair_swaps(
     In a side view the two legs overlap and BlazePose sometimes exchanges their labels for a few frames
     (mostly as the swinging leg passes the stance leg). Each leg's knee/ankle/heel/foot tip are compared
     with both legs' running medians (window frames; centered offline, trailing live); when the crossed
-    assignment is closer by more than `margin` trunk lengths (summed over the joints) the labels are
-    exchanged (the margin is summed over both legs). The medians follow the majority labelling, so a swap shorter than half the window is
-    repaired; a whole-clip consistent mislabelling is not (and needs no repair). last_only: the live
-    path, judging the last frame against the trailing median only. A trailing median lags the legs by
-    half a window, so there the crossed labelling must also be the closer one to the previous
-    (already repaired) frame: without that, a fast-moving leg was taken for its partner and the wrong
-    labels fed the medians of the following frames.
+    assignment is closer by more than `margin` trunk lengths (each leg's mean joint distance, added over
+    the two legs) the labels are exchanged. The medians follow the majority labelling, so a swap shorter
+    than half the window is repaired; a whole-clip consistent mislabelling is not (and needs no
+    repair). last_only: the live path, judging the last frame against the trailing median only. A
+    trailing median lags the legs by half a window, so there the crossed labelling must also be the
+    closer one to the previous (already repaired) frame: without that, a fast-moving leg was taken for
+    its partner and the wrong labels fed the medians of the following frames.
     """
     n = xy.shape[0]
     swapped = np.zeros(n, dtype=bool)

@@ -4,8 +4,9 @@ Angles: causal Butterworth (sosfilt with state) on the same signals as offline, 
 filter's group delay removed. Events: a `StreamingPeak` per leg on the unfiltered heel / foot-tip
 forward positions (after the live leg-swap repair and outlier test), so no filter delay: a foot strike
 is confirmed as soon as the heel has moved `event_confirm_drop` back from its forward extreme for
-`event_confirm_s` (1 frame at 30-60 fps, 2 at 240 fps). A stride is measured and classified by the
-shared measure_stride() in the update that confirms the next foot strike of the same leg.
+`event_confirm_s` (ceil(0.02 s * fps): 1 frame at 30 fps, 2 at 60, 5 at 240). A stride is measured
+and classified by the shared measure_stride() in the update that confirms the next foot strike of
+the same leg.
 
 Time base: the frame rate is estimated from the t_s timestamps (median frame interval, which a few
 dropped frames do not move) and replaces fps_hint when they disagree by more than 3 %; stride times
@@ -50,16 +51,16 @@ from hipcam.gait.kinematics import (
 )
 from hipcam.gait.level import level_landmarks
 from hipcam.gait.params import GaitParams
-from hipcam.gait.strides import GaitEvent, Stride, measure_stride, rolling_summary
+from hipcam.gait.strides import GaitEvent, Stride, measure_stride
 from hipcam.skeleton import NUM_LANDMARKS
 
 _DIRECTION_VOTES = 15  # frames of votes before the running direction is locked
 _LIVE_OUTLIER_SLACK = 1.5  # the trailing median lags fast swings: looser threshold than offline
-_MAX_STRIDES_KEPT = 200
+_MAX_LATENCIES_KEPT = 200
 _FPS_SAMPLES = 64  # frame intervals in the running median that estimates the frame rate
 _FPS_MIN_SAMPLES = 10
 _FPS_TOLERANCE = 0.03
-_GROUND_EVERY = 8  # frames between updates of the ground level (a percentile of the buffer)
+_GROUND_EVERY = 8  # frames between updates of the ground level and fore-aft range (percentiles of the buffer)
 
 
 @dataclass
@@ -74,7 +75,6 @@ class LiveUpdate:
     thigh_deg_by_leg: dict[str, float]
     events: list[GaitEvent] = field(default_factory=list)
     strides: list[Stride] = field(default_factory=list)
-    current: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class LiveGait:
@@ -107,7 +107,6 @@ class LiveGait:
             np.zeros(NUM_LANDMARKS, dtype=bool),
         )
         self._last_pose_frame = -1
-        self.strides: list[Stride] = []
         self.latencies_frames: list[int] = []  # update index minus the frame of each recent stride-closing strike
         self._configure(self.fps_hint)
 
@@ -136,6 +135,7 @@ class LiveGait:
         }
         self._ground: dict[str, tuple[float, float]] = {leg: (math.nan, math.nan) for leg in LEGS}
         self._mid: dict[str, tuple[float, float]] = {leg: (math.nan, math.nan) for leg in LEGS}
+        self._ground_next = -1  # frame of the next refresh of _ground and _mid
         step, resync = p.event_max_speed / self.fps, max(2, round(0.1 * self.fps))
         self._gates = {(leg, c): JumpGate(step, resync) for leg in LEGS for c in ("heel", "toe")}
 
@@ -297,8 +297,23 @@ class LiveGait:
             thigh_deg_by_leg=thigh,
             events=events,
             strides=strides,
-            current=rolling_summary(self.strides, self.params.rolling_strides),
         )
+
+    def _refresh_ground(self) -> None:
+        """Both legs' ground levels (95th percentile of the buffered heel / foot tip heights) and the
+        middles of their fore-aft ranges (10th-90th percentile), from the whole buffer."""
+        hist = np.asarray(self._raw)
+        heights = hist[:, [c for leg in LEGS for c in (HEEL_Y[leg], TOE_Y[leg])]]
+        fore_aft = hist[:, [c for leg in LEGS for c in (HEEL[leg], TOE[leg])]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (no pose yet)
+            ground = np.nanpercentile(heights, 95, axis=0)
+            lo, hi = np.nanpercentile(fore_aft, [10, 90], axis=0)
+        mid = (lo + hi) / 2
+        for k, leg in enumerate(LEGS):
+            self._ground[leg] = (float(ground[2 * k]), float(ground[2 * k + 1]))
+            self._mid[leg] = (float(mid[2 * k]), float(mid[2 * k + 1]))
+        self._ground_next = self._frame + _GROUND_EVERY
 
     def _usable(self, leg: str, row: np.ndarray) -> tuple[bool, bool]:
         """(heel, foot tip) may be a foot strike / toe-off: near the ground and in the right half of the
@@ -307,19 +322,9 @@ class LiveGait:
         Ground: within ground_band of the 95th percentile of the buffered heights. Range: a strike lands
         in the front half of the heel's 10th-90th percentile range, a toe-off leaves in the rear half of
         the foot tip's; this rejects a swinging foot that BlazePose briefly puts on the ground behind
-        the body (a causal detector cannot wait to see that it was a glitch).
+        the body (a causal detector cannot wait to see that it was a glitch). Both are refreshed every
+        _GROUND_EVERY frames (_refresh_ground), so they follow the runner once the buffer is full.
         """
-        n = len(self._raw)
-        if n % _GROUND_EVERY == 1 or not math.isfinite(self._ground[leg][0]):
-            hist = np.asarray(self._raw)[:, [HEEL_Y[leg], TOE_Y[leg], HEEL[leg], TOE[leg]]]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN early on
-                ground = np.nanpercentile(hist[:, :2], 95, axis=0)
-                lo, hi = np.nanpercentile(hist[:, 2:], [10, 90], axis=0)
-            self._ground[leg] = (float(ground[0]), float(ground[1]))
-            self._mid[leg] = (float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2))
-        if n < self.params.min_stride_s * self.fps:
-            return False, False  # too little history for the ground level and the foot's range
         band = self.params.ground_band
         (heel_g, toe_g), (heel_mid, toe_mid) = self._ground[leg], self._mid[leg]
         with np.errstate(invalid="ignore"):
@@ -332,8 +337,11 @@ class LiveGait:
         i = self._frame
         events: list[GaitEvent] = []
         strides: list[Stride] = []
+        ready = len(self._raw) >= self.params.min_stride_s * self.fps  # history for the ground level and range
+        if ready and i >= self._ground_next:
+            self._refresh_ground()
         for leg in LEGS:
-            heel_ok, toe_ok = self._usable(leg, row)
+            heel_ok, toe_ok = self._usable(leg, row) if ready else (False, False)
             heel = self._gates[(leg, "heel")].step(i, float(row[HEEL[leg]]))
             toe = self._gates[(leg, "toe")].step(i, float(row[TOE[leg]]))
             t = self._toe_det[leg].step(i, -toe, toe_ok)
@@ -350,9 +358,7 @@ class LiveGait:
                 stride = self._stride(leg, prev, f)
                 if stride is not None:
                     strides.append(stride)
-        self.strides.extend(strides)
-        del self.strides[:-_MAX_STRIDES_KEPT]
-        del self.latencies_frames[:-_MAX_STRIDES_KEPT]  # the tracker runs for weeks on a device
+        del self.latencies_frames[:-_MAX_LATENCIES_KEPT]  # the tracker runs for weeks on a device
         return events, strides
 
     def _seconds(self, start: int, end: int) -> float:
@@ -367,8 +373,8 @@ class LiveGait:
     def _stride(self, leg: str, start: int, end: int) -> Stride | None:
         shift = self._base - self._delay  # filtered-buffer index -> frame (group delay removed)
         a, b = start - shift, end - shift
-        if a < 0 or start - self._base < 0:
-            return None  # the buffer no longer holds the stride's start
+        if start < self._base:
+            return None  # the buffer no longer holds the stride's start (a >= 0 then: the delay is >= 0)
         filt = np.asarray(self._filt)
         toe = filt[:, TOE[leg]]
         tof = toe_off_between(self._to[leg], start, end, toe, offset=shift)

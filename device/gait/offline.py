@@ -39,7 +39,6 @@ from hipcam.gait.strides import (
     Stride,
     cadence_spm,
     measure_stride,
-    rolling_summary,
 )
 from hipcam.landmarks_file import LandmarkSeries, validate
 from hipcam.skeleton import NUM_LANDMARKS
@@ -145,11 +144,11 @@ def analyze(
             for a, b in itertools.pairwise(fs)
             if (b - a) / rate <= params.max_stride_s and segments[a] == segments[b]  # one person per stride
         ]
-        durations = [(b - a) / rate for a, b in pairs if toe_off_between(to, a, b, toe) is not None]
+        toe_offs = [toe_off_between(to, a, b, toe) for a, b in pairs]
+        durations = [(b - a) / rate for (a, b), tof in zip(pairs, toe_offs, strict=True) if tof is not None]
         median = float(np.median(durations)) if durations else None
         quality = leg_visibility(lm, leg)
-        for a, b in pairs:
-            tof = toe_off_between(to, a, b, toe)
+        for (a, b), tof in zip(pairs, toe_offs, strict=True):
             strides.append(
                 measure_stride(leg, a, tof, b, filtered, quality, mask, int(d_frame[a]), roll, rate, params, median)
             )
@@ -168,5 +167,4 @@ def analyze(
         strides=strides,
         cadence_spm=cadence_spm(all_durations),
         cadence_by_leg=cad_leg,
-        current=rolling_summary(strides, params.rolling_strides),
     )

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipcam.gait import mask_features as mf
-from hipcam.gait.classify import CLASSES, arch_margin, classify
-from hipcam.gait.kinematics import LEGS, THIGH, TRUNK, level_axis_angle
+from hipcam.gait.classify import arch_margin, classify
+from hipcam.gait.kinematics import THIGH, TRUNK, level_axis_angle
 from hipcam.gait.params import GaitParams
 
 _THIGH_MASK = {"left": mf.THIGH_MASK_LEFT, "right": mf.THIGH_MASK_RIGHT}
@@ -70,7 +70,6 @@ class GaitReport:
     strides: list[Stride]
     cadence_spm: float | None
     cadence_by_leg: dict[str, float | None] = field(default_factory=dict)
-    current: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _nanmedian(x: np.ndarray) -> float:
@@ -129,7 +128,6 @@ def measure_stride(
     if mask is not None:
         other = "right" if leg == "left" else "left"
         separation = thigh_lm - float(filtered[p, THIGH[other]])
-        thigh_used, source = thigh_lm, "landmarks"
         # The outline's thigh axis is only measurable where the thighs are apart in the image; with
         # them merged near the hip it reads the pair's common centre (much too extended).
         if np.isfinite(separation) and separation >= params.thigh_mask_min_separation_deg:
@@ -214,14 +212,6 @@ def _mask_thigh(
     return thigh_lm, "landmarks"
 
 
-def median_durations(strides: list[Stride]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for leg in LEGS:
-        d = [s.duration_s for s in strides if s.leg == leg and s.toe_off_frame is not None]
-        out[leg] = float(np.median(d)) if d else None
-    return out
-
-
 def cadence_spm(stride_durations_s: list[float], tolerance: float = 0.25) -> float | None:
     """Steps per minute from same-leg stride durations (one stride = two steps).
 
@@ -234,14 +224,3 @@ def cadence_spm(stride_durations_s: list[float], tolerance: float = 0.25) -> flo
     med = float(np.median(dur))
     inliers = dur[np.abs(dur / med - 1.0) <= tolerance]
     return 120.0 / float(np.mean(inliers)) if inliers.size else 120.0 / med
-
-
-def rolling_summary(strides: list[Stride], n: int) -> dict[str, dict[str, float]]:
-    """Share of each class over each leg's last n strides ("current"), plus the count used."""
-    out: dict[str, dict[str, float]] = {}
-    for leg in LEGS:
-        recent = [s for s in strides if s.leg == leg][-n:]
-        shares = {c: (sum(s.cls == c for s in recent) / len(recent) if recent else 0.0) for c in CLASSES}
-        shares["strides"] = float(len(recent))
-        out[leg] = shares
-    return out
