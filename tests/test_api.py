@@ -145,11 +145,13 @@ def test_wrong_pin_and_rate_limit(env: Any) -> None:
     c = app.test_client()
     token = _csrf(c)
     h = {"X-CSRF-Token": token}
+    # A PIN that is not a string is a wrong PIN (a clean 401, no 500), and it counts as a miss.
+    r = c.post("/api/login", json={"pin": 1234}, headers=h)
+    assert r.status_code == 401 and r.get_json()["error"] == "wrong PIN"
     codes = [c.post("/api/login", json={"pin": "0000"}, headers=h).status_code for _ in range(5)]
-    assert codes[:3] == [401, 401, 401] and codes[-1] == 429
+    assert [r.status_code, *codes] == [401, 401, 401, 429, 429, 429]  # three free misses, then locked
     r = c.post("/api/login", json={"pin": PIN}, headers=h)
     assert r.status_code == 429 and "Retry-After" in r.headers  # even the right PIN waits
-    assert c.post("/api/login", json={"pin": 1234}, headers=h).status_code in (401, 429)
 
 
 def test_no_pin_configured_refuses_acting(tmp_path: Path) -> None:
@@ -199,8 +201,10 @@ def test_huge_body_is_413_and_nothing_stored(env: Any) -> None:
     big = {"runner": "a", "pad": "x" * 10_000}
     r = c.post("/api/sessions", json=big, headers=h)
     assert r.status_code == 413 and "too large" in r.get_json()["error"]
-    r = c.post("/api/login", data="x" * 10_000, headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert r.status_code in (403, 413)
+    # A valid CSRF token in the header, so the body limit is what answers (not the CSRF check).
+    form = {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": h["X-CSRF-Token"]}
+    r = c.post("/api/login", data="x" * 10_000, headers=form)
+    assert r.status_code == 413 and "too large" in r.get_json()["error"]
     assert store.list_sessions() == []
 
 
@@ -214,13 +218,62 @@ def test_closed_viewing_needs_login(env: Any) -> None:
     assert c.get("/api/state").status_code == 200
 
 
-def test_viewer_limit(env: Any) -> None:
-    from web_ui.stream import ViewerGate
+def _viewer_app(tmp_path: Path) -> tuple[Any, LiveState, Store, list[int]]:
+    """An app allowing two live viewers (max_viewers 2 < threads - 2); counts[-1] is how many are open."""
+    cfg = HipcamConfig.model_validate({"server": {"max_viewers": 2, "threads": 8}})
+    state, store, counts = LiveState(), Store(tmp_path), [0]
+    _publish(state)
+    app = create_app(state, store, cfg, secret_key=b"k" * 32, on_viewers=counts.append, stream_max_s=0.2)
+    app.testing = True
+    return app, state, store, counts
 
-    gate = ViewerGate(1)
-    assert gate.enter() and not gate.enter()
-    gate.leave()
-    assert gate.enter()
+
+def test_head_on_the_stream_does_not_hold_a_viewer_slot(tmp_path: Path) -> None:
+    app, _, store, counts = _viewer_app(tmp_path)
+    c = app.test_client()
+    for _ in range(5):  # more HEADs than the limit
+        r = c.head("/stream/events")
+        assert r.status_code == 200 and r.mimetype == "text/event-stream" and r.data == b""
+        r.close()  # what the WSGI server does once the (empty) response is sent
+        assert counts[-1] == 0
+    r = c.get("/stream/events")
+    assert r.status_code == 200 and "event: full" in r.get_data(as_text=True)
+    r.close()
+    assert counts[-1] == 0 and min(counts) == 0
+    store.close()
+
+
+def test_viewer_limit_on_the_stream(tmp_path: Path) -> None:
+    app, state, store, counts = _viewer_app(tmp_path)
+    c = app.test_client()
+    held = [c.get("/stream/events") for _ in range(2)]  # open streams, not read to the end
+    assert [r.status_code for r in held] == [200, 200] and counts[-1] == 2
+    r = c.get("/stream/events")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5" and "too many" in r.get_json()["error"]
+    assert counts[-1] == 2
+
+    # A viewer that goes away mid-stream (the server closes its response) frees exactly its slot,
+    # once, however often the response is closed.
+    gone = held.pop(0)
+    assert next(iter(gone.response)).startswith(b"retry:")
+    gone.close()
+    gone.close()
+    assert counts[-1] == 1
+    held.append(c.get("/stream/events"))
+    assert held[-1].status_code == 200 and counts[-1] == 2
+    assert c.get("/stream/events").status_code == 503
+
+    # Streams that end on their own (the state closed at shutdown) free their slots too.
+    state.close()
+    for r in held:
+        assert "event: full" in r.get_data(as_text=True)
+        r.close()
+    assert counts[-1] == 0 and min(counts) == 0
+    r = c.get("/stream/events")
+    assert r.status_code == 200
+    r.close()
+    assert counts[-1] == 0
+    store.close()
 
 
 # ---- settings -------------------------------------------------------------------------------

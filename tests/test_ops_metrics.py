@@ -5,12 +5,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
+from flask.testing import FlaskClient
 
+from hipcam.config import HipcamConfig
 from hipcam.logging_setup import setup_logging
 from hipcam.service.metrics import BoardCollector, Metrics, read_throttled, throttle_flags
+from hipcam.service.pin import hash_pin
+from hipcam.service.state import LiveState
+from hipcam.service.store import DiskState, Store
+from web_ui import create_app
 from web_ui.ops import ops_blueprint
 
 
@@ -53,8 +60,6 @@ def test_metrics_exposition(tmp_path: Path) -> None:
     throttled.write_text("50005\n")
     m = Metrics(board=BoardCollector(tmp_path, thermal, throttled), version="9.9")
     m.observe_stage("detector", 0.012)
-    with m.time_stage("landmark"):
-        pass
     m.frame_processed(0.04)
     m.frame_dropped(3)
     m.detector_run()
@@ -96,6 +101,56 @@ def test_metrics_endpoint() -> None:
     m = Metrics(board=_NoBoard(), process_metrics=False)
     r = _client(m).get("/metrics")  # type: ignore[attr-defined]
     assert r.status_code == 200 and b"hipcam_frames_processed_total" in r.data
+
+
+def test_metrics_can_be_disabled() -> None:
+    m = Metrics(board=_NoBoard(), process_metrics=False)
+    app = Flask(__name__)
+    app.register_blueprint(ops_blueprint(m, m, metrics_enabled=False))
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/healthz").status_code == 503  # health stays: no frame yet
+
+
+def test_ops_are_public_when_viewing_needs_the_pin(tmp_path: Path) -> None:
+    cfg = HipcamConfig.model_validate({"server": {"pin_hash": hash_pin("2468"), "open_viewing": False}})
+    m = Metrics(board=_NoBoard(), process_metrics=False)
+    store = Store(tmp_path)
+    app = create_app(LiveState(), store, cfg, secret_key=b"k" * 32, extra_blueprints=(ops_blueprint(m, m),))
+    c = app.test_client()
+    try:
+        assert c.get("/api/state").status_code == 401  # viewing is closed ...
+        r = c.get("/metrics")  # ... but Prometheus can scrape without a login
+        assert r.status_code == 200 and b"hipcam_frames_processed_total" in r.data
+        assert c.get("/healthz").status_code == 503 and "reason" in c.get("/healthz").get_json()
+    finally:
+        store.close()
+
+
+def _low_disk_warnings(client: FlaskClient) -> list[str]:
+    return [w for w in client.get("/healthz").get_json()["warnings"] if "disk" in w]
+
+
+def test_low_disk_warning_is_the_stores_disk_state(tmp_path: Path) -> None:
+    m = Metrics(board=_NoBoard(), process_metrics=False)
+
+    def client_for(disk_state: Callable[[], DiskState]) -> FlaskClient:
+        app = Flask(__name__)
+        app.register_blueprint(ops_blueprint(m, m, disk_state=disk_state))
+        return app.test_client()
+
+    paused = DiskState(free_mb=150.4, snapshots_paused=True)
+    assert _low_disk_warnings(client_for(lambda: paused)) == ["low disk: 150 MiB free, snapshots paused"]
+    plenty = DiskState(free_mb=150.4, snapshots_paused=False)  # the store's threshold decides, not ours
+    assert _low_disk_warnings(client_for(lambda: plenty)) == []
+    # A real store: healthz warns exactly when the store pauses snapshots.
+    for min_free_mb, warned in ((10**12, True), (0, False)):
+        store = Store(tmp_path / str(min_free_mb), min_free_mb)
+        try:
+            assert store.disk_state().snapshots_paused is warned
+            assert bool(_low_disk_warnings(client_for(store.disk_state))) is warned
+        finally:
+            store.close()
 
 
 def test_json_logs_for_journald() -> None:

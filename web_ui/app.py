@@ -49,7 +49,6 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_NAME="hipcam_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=security.SESSION_HOURS),
-        JSON_SORT_KEYS=False,
         HIPCAM_CFG=cfg,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -3,18 +3,20 @@
 /healthz is 200 only while frames are actually being analysed (the last one is younger than
 ``max_frame_age_s``); otherwise 503 with a one-line reason a technician can act on. Board
 warnings (under-voltage, low disk) are reported in the body but do not fail the check: the
-device is still doing its job, and restarting it would not fix the power supply.
+device is still doing its job, and restarting it would not fix the power supply. The low-disk
+warning is the store's own disk state, so it shows exactly while snapshots are paused.
+/metrics holds only operational figures; [health] metrics_enabled = false removes it.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from flask import Blueprint, Response, jsonify
 
 from hipcam.service.metrics import find_throttled_file, read_cpu_temp_c, read_throttled, throttle_flags
+from hipcam.service.store import DiskState
 
 DEFAULT_MAX_FRAME_AGE_S = 5.0
 
@@ -44,7 +46,7 @@ def _reason(age: float | None, camera_state: str, max_age: float) -> str | None:
     return None
 
 
-def board_warnings(data_dir: Path | None, min_free_mb: int | None) -> list[str]:
+def board_warnings(disk_state: Callable[[], DiskState] | None = None) -> list[str]:
     """Cheap, human-readable hardware warnings; empty when all is well or unknown."""
     warnings: list[str] = []
     word = read_throttled(find_throttled_file())
@@ -59,14 +61,9 @@ def board_warnings(data_dir: Path | None, min_free_mb: int | None) -> list[str]:
     temp = read_cpu_temp_c()
     if temp is not None and temp >= 80.0:
         warnings.append(f"CPU temperature {temp:.0f} °C")
-    if data_dir is not None and min_free_mb is not None:
-        try:
-            free_mb = shutil.disk_usage(data_dir).free / 1e6
-        except OSError:
-            warnings.append(f"data directory {data_dir} is not accessible")
-        else:
-            if free_mb < min_free_mb:
-                warnings.append(f"low disk: {free_mb:.0f} MB free, snapshots paused")
+    disk = disk_state() if disk_state is not None else None
+    if disk is not None and disk.snapshots_paused:
+        warnings.append(f"low disk: {disk.free_mb:.0f} MiB free, snapshots paused")
     return warnings
 
 
@@ -74,10 +71,14 @@ def ops_blueprint(
     health_source: HealthSource,
     metrics: MetricsSource,
     max_frame_age_s: float = DEFAULT_MAX_FRAME_AGE_S,
-    data_dir: Path | None = None,
-    min_free_mb: int | None = None,
+    disk_state: Callable[[], DiskState] | None = None,
+    metrics_enabled: bool = True,
 ) -> Blueprint:
-    """Blueprint with /healthz and /metrics; register it on the app with no URL prefix."""
+    """Blueprint with /healthz and /metrics; register it on the app with no URL prefix.
+
+    disk_state is the store's ``Store.disk_state`` (cached; the same figure that pauses the
+    snapshots). With metrics_enabled false there is no /metrics route (404).
+    """
     bp = Blueprint("ops", __name__)
 
     @bp.get("/healthz")
@@ -90,7 +91,7 @@ def ops_blueprint(
             "camera_state": state,
             "last_frame_age_s": None if age is None else round(age, 3),
             "fps": round(metrics.fps(), 2),
-            "warnings": board_warnings(data_dir, min_free_mb),
+            "warnings": board_warnings(disk_state),
         }
         if reason is not None:
             body["reason"] = reason
@@ -98,11 +99,13 @@ def ops_blueprint(
         resp.headers["Cache-Control"] = "no-store"
         return resp, 200 if reason is None else 503
 
-    @bp.get("/metrics")
-    def prometheus() -> Response:
-        payload, content_type = metrics.render()
-        resp = Response(payload, content_type=content_type)
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
+    if metrics_enabled:
+
+        @bp.get("/metrics")
+        def prometheus() -> Response:
+            payload, content_type = metrics.render()
+            resp = Response(payload, content_type=content_type)
+            resp.headers["Cache-Control"] = "no-store"
+            return resp
 
     return bp

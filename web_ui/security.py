@@ -139,4 +139,6 @@ def install(app: Flask) -> None:
 
 
 def _public_path() -> bool:
-    return request.path.startswith("/static/") or request.path in ("/login", "/api/auth", "/healthz")
+    # /healthz and /metrics hold only operational figures (no runner data): probes and Prometheus
+    # read them without the PIN.
+    return request.path.startswith("/static/") or request.path in ("/login", "/api/auth", "/healthz", "/metrics")

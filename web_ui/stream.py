@@ -77,25 +77,38 @@ class TickCache:
             return self._entry
 
 
-def _events(state: LiveState, gate: ViewerGate, cache: TickCache, max_s: float) -> Iterator[bytes]:
-    try:
-        yield f"retry: {RETRY_MS}\n\n".encode()
-        version, text = state.snapshot_json(full=True)
-        yield f"event: full\ndata: {text}\n\n".encode()
-        end = time.monotonic() + max_s
+def _events(state: LiveState, cache: TickCache, max_s: float) -> Iterator[bytes]:
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    version, text = state.snapshot_json(full=True)
+    yield f"event: full\ndata: {text}\n\n".encode()
+    end = time.monotonic() + max_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < end and not state.closed:
+        time.sleep(cache.next_tick_in())
+        if state.version == version:
+            if time.monotonic() - quiet_since >= HEARTBEAT_S:
+                quiet_since = time.monotonic()
+                yield b": keep-alive\n\n"
+            continue
+        version, text = cache.get()
         quiet_since = time.monotonic()
-        while time.monotonic() < end and not state.closed:
-            time.sleep(cache.next_tick_in())
-            if state.version == version:
-                if time.monotonic() - quiet_since >= HEARTBEAT_S:
-                    quiet_since = time.monotonic()
-                    yield b": keep-alive\n\n"
-                continue
-            version, text = cache.get()
-            quiet_since = time.monotonic()
-            yield f"event: tick\ndata: {text}\n\n".encode()
-    finally:
+        yield f"event: tick\ndata: {text}\n\n".encode()
+
+
+def _release_once(gate: ViewerGate) -> Callable[[], None]:
+    """``gate.leave`` that acts on its first call only, so one viewer frees exactly one slot."""
+    lock = threading.Lock()
+    left = False
+
+    def release() -> None:
+        nonlocal left
+        with lock:
+            if left:
+                return
+            left = True
         gate.leave()
+
+    return release
 
 
 def stream_blueprint(state: LiveState, gate: ViewerGate, max_s: float = 300.0) -> Blueprint:
@@ -106,7 +119,11 @@ def stream_blueprint(state: LiveState, gate: ViewerGate, max_s: float = 300.0) -
     def events() -> Response:
         if not gate.enter():
             raise ApiError(503, "too many live viewers; try again shortly", {"Retry-After": "5"})
-        resp = Response(_events(state, gate, cache, max_s), mimetype="text/event-stream")
+        # The slot is freed when the server closes the response: after the stream ends, when the
+        # client goes away, and also for HEAD, where werkzeug never starts the generator at all
+        # (a ``finally`` inside the generator would never run and the slot would leak).
+        resp = Response(_events(state, cache, max_s), mimetype="text/event-stream")
+        resp.call_on_close(_release_once(gate))
         resp.headers["Cache-Control"] = "no-store"
         resp.headers["X-Accel-Buffering"] = "no"
         return resp

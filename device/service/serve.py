@@ -101,7 +101,13 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         secret_key=load_secret(data_dir),
         settings=settings,
         extra_blueprints=(
-            ops_blueprint(metrics, metrics, cfg.health.max_frame_age_s, data_dir, cfg.storage.min_free_mb),
+            ops_blueprint(
+                metrics,
+                metrics,
+                cfg.health.max_frame_age_s,
+                disk_state=store.disk_state,
+                metrics_enabled=cfg.health.metrics_enabled,
+            ),
         ),
         on_viewers=metrics.set_viewers,
     )

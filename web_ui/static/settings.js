@@ -43,18 +43,41 @@ document.addEventListener("DOMContentLoaded", function () {
     try {
       fill(await window.hipcam.api(method, "/api/settings", payload));
       show(done, "");
-      refreshApplied();
+      watchApplied(APPLIED_REFRESHES, false);
     } catch (e) {
       if (e.status === 401) { window.location.assign("/login?next=/settings"); return; }
       show("", e.message);
     }
   }
 
+  // The roll applied changes only when the gait tracker restarts (a saved level or direction is
+  // applied on the next frame), so the read-out is refreshed a few times after a save or reset,
+  // and, while nothing has been measured yet, until the first measurement arrives.
+  const APPLIED_REFRESH_MS = 1500;
+  const APPLIED_REFRESHES = 8;  // about 10 s
+  let measured = form.dataset.levelMeasured === "1";
+  let appliedRun = 0;  // a newer watch replaces an older one
+
   async function refreshApplied() {
     try {
       const s = await window.hipcam.api("GET", "/api/state");
+      measured = Boolean(s.level);
       $("level-applied").textContent = s.level ? s.level.text : "not measured yet (no frame analysed)";
     } catch (e) { /* keep the last read-out */ }
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  async function watchApplied(times, waitFirst) {
+    const run = ++appliedRun;
+    for (let done = 0; done < times || !measured; done++) {
+      if (waitFirst || done > 0) {
+        await sleep(APPLIED_REFRESH_MS);
+        if (run !== appliedRun) return;
+      }
+      if (document.visibilityState === "visible") await refreshApplied();
+      if (run !== appliedRun) return;
+    }
   }
 
   form.addEventListener("submit", function (ev) {
@@ -67,5 +90,5 @@ document.addEventListener("DOMContentLoaded", function () {
     if (window.confirm("Forget the settings made here and use the config file?")) send("DELETE", undefined, "Reset to the config file");
   });
   window.hipcam.api("GET", "/api/settings").then(fill).catch(function () { /* sent in full then */ });
-  setInterval(function () { if (document.visibilityState === "visible") refreshApplied(); }, 1500);
+  if (!measured) watchApplied(0, true);
 });
