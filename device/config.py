@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hipcam.errors import ConfigError
 from hipcam.gait.params import GaitParams
@@ -21,6 +21,7 @@ from hipcam.gait.params import GaitParams
 ENV_PREFIX = "HIPCAM_"
 DEFAULT_CONFIG_PATH = Path("/etc/hipcam/config.toml")
 REPO_ROOT = Path(__file__).resolve().parent.parent
+VIEWER_SPARE_THREADS = 2  # server threads kept free of live streams, for the page and the API
 
 
 class Section(BaseModel):
@@ -68,9 +69,23 @@ class ServerConfig(Section):
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web page")
     open_viewing: bool = Field(True, description="anyone on the network may watch; acting always needs the PIN")
     pin_hash: str | None = Field(None, description="scrypt hash of the device PIN (set by `hipcam pin-hash`)")
-    threads: int = Field(8, ge=2, le=64, description="WSGI worker threads (each live viewer holds one)")
+    threads: int = Field(
+        16, ge=3, le=64, description="WSGI worker threads: one per live viewer plus two for the page and API"
+    )
     max_request_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest request body")
-    max_viewers: int = Field(20, ge=1, le=200, description="concurrent live streams allowed")
+    max_viewers: int = Field(12, ge=1, le=62, description="concurrent live streams allowed (at most threads - 2)")
+
+    @model_validator(mode="after")
+    def _viewers_fit_threads(self) -> ServerConfig:
+        # Each live stream holds a waitress thread for as long as it is open; two more must stay
+        # free, or the page, the API and /healthz would queue behind the streams.
+        if self.max_viewers > self.threads - VIEWER_SPARE_THREADS:
+            raise ValueError(
+                f"server.max_viewers ({self.max_viewers}) must be at most server.threads - "
+                f"{VIEWER_SPARE_THREADS} ({self.threads - VIEWER_SPARE_THREADS}): each live viewer holds one "
+                "of the server's threads; raise server.threads or lower server.max_viewers"
+            )
+        return self
 
 
 class StorageConfig(Section):

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
-FORMATS = ("auto", "json", "logfmt", "text")
 LEVEL_ENV = "HIPCAM_LOG_LEVEL"
 # journald/syslog priorities by Python level.
 _SYSLOG = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}

@@ -219,14 +219,20 @@ def _fmt_ms(v: float | None) -> str:
     return "  n/a" if v is None else f"{v * 1000:5.0f}"
 
 
-def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def service_config(cfg: HipcamConfig, workdir: Path, port: int) -> str:
+    """The soaked service's config file: ``cfg`` (already valid, so its viewer limit fits its
+    threads) on the looped demo clip, a scratch data dir and a local port."""
     data = cfg.model_dump(mode="json")
     data["storage"]["data_dir"] = str(workdir / "data")
     data["capture"]["source"] = "demo"
     data["capture"]["loop_files"] = True
-    data["server"].update(host=HOST, port=port, max_viewers=max(cfg.server.max_viewers, 1))
+    data["server"].update(host=HOST, port=port)
+    return to_toml(data)
+
+
+def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Popen[bytes]:
     config = workdir / "config.toml"
-    config.write_text(to_toml(data))
+    config.write_text(service_config(cfg, workdir, port))
     log = (workdir / "service.log").open("wb")
     cmd = [sys.executable, "-m", "hipcam.cli", "serve", "--config", str(config), "--source", "demo"]
     env = {

@@ -23,6 +23,29 @@ def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
 def test_defaults_are_valid() -> None:
     cfg = load_config(None, environ={})
     assert cfg.server.port == 8080 and cfg.server.pin_hash is None
+    # Each live viewer holds a server thread and two stay free: the default limit is the real one.
+    assert cfg.server.max_viewers <= cfg.server.threads - 2
+
+
+def test_viewer_limit_must_fit_the_server_threads(tmp_path: Path) -> None:
+    ok = load_config(write(tmp_path, "[server]\nthreads = 8\nmax_viewers = 6\n"), environ={})
+    assert (ok.server.threads, ok.server.max_viewers) == (8, 6)
+    for text, environ in (
+        ("[server]\nthreads = 8\n", {}),  # default max_viewers no longer fits
+        ("[server]\nthreads = 8\nmax_viewers = 7\n", {}),
+        ("", {"HIPCAM_SERVER__MAX_VIEWERS": "15"}),
+    ):
+        with pytest.raises(ConfigError, match=r"server\.max_viewers .* server\.threads"):
+            load_config(write(tmp_path, text), environ=environ)
+
+
+def test_soak_service_config_validates(tmp_path: Path) -> None:
+    from hipcam.soak import service_config
+
+    cfg = load_config(write(tmp_path, "[server]\nthreads = 5\nmax_viewers = 3\n"), environ={})
+    back = load_config(write(tmp_path, service_config(cfg, tmp_path, 8123), "soak.toml"), environ={})
+    assert (back.server.port, back.server.threads, back.server.max_viewers) == (8123, 5, 3)
+    assert back.capture.source == "demo" and back.storage.data_dir == tmp_path / "data"
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ def _run(path: Path, **kw: bool) -> tuple[int, str, str]:
         ('[capture]\nfps = "fast"\n', "capture.fps", "valid number"),
         ('[level]\nmode = "sideways"\n', "level.mode", "auto"),
         ("[pose\nthreads = 2\n", "not valid TOML", "line"),
+        ("[server]\nthreads = 8\nmax_viewers = 20\n", "server.max_viewers (20)", "server.threads - 2 (6)"),
     ],
 )
 def test_bad_file_one_line_naming_the_key(tmp_path: Path, body: str, key: str, words: str) -> None:

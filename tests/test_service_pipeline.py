@@ -7,15 +7,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from service_fakes import FakeGait, FakePose, FakeSource
 from service_fakes import wait_until as _wait
 
 from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError, VideoError
 from hipcam.service.capture import CapturedFrame, FreshestSlot, Pacer, shrink
-from hipcam.service.pipeline import Pipeline, RecentCadence
+from hipcam.service.ops import NullOps
+from hipcam.service.pipeline import Pipeline, RecentCadence, StrideWriter, _Pending
 from hipcam.service.snapshots import SnapshotRing
-from hipcam.service.state import LiveState, StrideRecord
+from hipcam.service.state import LiveState, StrideRecord, stride_from_mapping
 from hipcam.service.store import Store
 
 CFG = HipcamConfig.model_validate({"capture": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5}})
@@ -82,6 +84,37 @@ def test_live_source_drops_and_strides_stored(tmp_path: Path) -> None:
         assert cam is not None and cam.landmarks is not None and len(cam.landmarks) == 33
     finally:
         pipe.stop()
+        store.close()
+
+
+class CountingOps(NullOps):
+    def __init__(self) -> None:
+        self.recorded = self.skipped = 0
+
+    def stride_recorded(self) -> None:
+        self.recorded += 1
+
+    def snapshot_skipped_low_disk(self) -> None:
+        self.skipped += 1
+
+
+@pytest.mark.parametrize(("min_free_mb", "low_disk"), [(10, False), (10**9, True)])
+def test_stride_writer_counts_a_snapshot_only_when_the_store_did_not_save_it(
+    tmp_path: Path, min_free_mb: int, low_disk: bool
+) -> None:
+    store = Store(tmp_path, min_free_mb=min_free_mb)
+    session = store.start_session()["id"]
+    ops = CountingOps()
+    writer = StrideWriter(store, LiveState(), ops)
+    writer.start()
+    writer.submit(_Pending(session, stride_from_mapping({"leg": "left", "class": "B"}), b"\xff\xd8jpeg"))
+    writer.submit(_Pending(session, stride_from_mapping({"leg": "right", "class": "C"}), None))
+    writer.stop()
+    try:
+        rows = store.strides(session)
+        assert ops.recorded == 2 and ops.skipped == int(low_disk)  # a stride without a snapshot is no skip
+        assert [r["snapshot"] is not None for r in rows] == [not low_disk, False]
+    finally:
         store.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,10 @@ def store(tmp_path: Path) -> Store:
 
 def test_schema_and_pragmas(store: Store) -> None:
     assert store.schema_version() == SCHEMA_VERSION
-    db = sqlite3.connect(store.data_dir / "hipcam.sqlite3")
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with closing(sqlite3.connect(store.data_dir / "hipcam.sqlite3")) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # synchronous is per connection: check the store's own, which every commit goes through.
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: each commit fsyncs the WAL
 
 
 def test_session_lifecycle(store: Store) -> None:
@@ -36,9 +39,12 @@ def test_session_lifecycle(store: Store) -> None:
     assert s["active"] and s["runner"] == "Ann"
     with pytest.raises(SessionConflict):
         store.start_session()
-    sid = store.add_stride(s["id"], _stride(), b"\xff\xd8fakejpeg")
-    store.add_stride(s["id"], _stride("right", "C", 5.0))
-    assert store.snapshot_path(s["id"], sid) is not None
+    sid, saved = store.add_stride(s["id"], _stride(), b"\xff\xd8fakejpeg")
+    assert saved
+    assert store.add_stride(s["id"], _stride("right", "C", 5.0)) == (sid + 1, False)  # no snapshot given
+    path = store.snapshot_path(s["id"], sid)
+    assert path is not None and path.read_bytes() == b"\xff\xd8fakejpeg"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left beside it
     stopped = store.stop_session()
     assert stopped["ended_at"] is not None and stopped["stride_count"] == 2
     with pytest.raises(SessionConflict):
@@ -55,8 +61,8 @@ def test_session_lifecycle(store: Store) -> None:
 def test_low_disk_pauses_snapshots(tmp_path: Path) -> None:
     s = Store(tmp_path, min_free_mb=10**9)
     session = s.start_session()
-    sid = s.add_stride(session["id"], _stride(), b"jpeg")
-    assert s.disk_state().snapshots_paused
+    sid, saved = s.add_stride(session["id"], _stride(), b"jpeg")
+    assert not saved and s.disk_state().snapshots_paused
     assert s.snapshot_path(session["id"], sid) is None
     assert len(s.strides(session["id"])) == 1  # the stride is still recorded
     s.close()
@@ -71,6 +77,30 @@ def test_restart_closes_orphan_session(tmp_path: Path) -> None:
     again = s2.get_session(sess["id"])
     assert again is not None and again["ended_at"] is not None and s2.active_session_id is None
     assert len(s2.strides(sess["id"])) == 1
+    s2.close()
+
+
+def test_snapshot_write_failure_still_records_the_stride(store: Store) -> None:
+    session = store.start_session()["id"]
+    (store.snapshot_root / str(session)).write_bytes(b"")  # a file where the session folder should be
+    sid, saved = store.add_stride(session, _stride(), b"\xff\xd8jpeg")
+    assert not saved and store.snapshot_path(session, sid) is None
+    assert [r["snapshot"] for r in store.strides(session)] == [None]
+
+
+def test_reopen_removes_snapshots_no_row_names(tmp_path: Path) -> None:
+    """A crash between writing a snapshot and committing its row leaves a file nobody names."""
+    s = Store(tmp_path)
+    session = s.start_session()["id"]
+    sid, _ = s.add_stride(session, _stride(), b"\xff\xd8kept")
+    kept = s.snapshot_path(session, sid)
+    folder = s.snapshot_root / str(session)
+    (folder / "0123abcd.jpg").write_bytes(b"\xff\xd8orphan")  # written, row never committed
+    (folder / ".x.jpg.k2j3.tmp").write_bytes(b"\xff")  # killed inside the atomic write
+    s.close()  # "power cut": never stopped
+    s2 = Store(tmp_path)
+    assert kept is not None and [p.name for p in folder.iterdir()] == [kept.name]
+    assert s2.snapshot_path(session, sid) == kept
     s2.close()
 
 

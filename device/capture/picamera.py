@@ -1,15 +1,14 @@
 """Raspberry Pi camera through picamera2 (imported lazily: it only exists on Pi OS).
 
-Kept thin on purpose, no Pi camera is reachable from CI. Main stream in RGB for the pose model,
-a small lores stream (YUV420, which VC4 requires) for previews, a fixed FrameRate, buffers released
-through ``captured_request()`` and timestamps from the sensor (SensorTimestamp, ns).
+Kept thin on purpose, no Pi camera is reachable from CI. One main stream in RGB for the pose model
+(the camera view and snapshots are made from it, so the ISP produces no second stream), a fixed
+FrameRate, buffers released through ``captured_request()`` and timestamps from the sensor
+(SensorTimestamp, ns).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import numpy as np
 
 from hipcam.capture.base import Frame
 from hipcam.errors import VideoError
@@ -30,15 +29,12 @@ def picamera_available() -> bool:
 
 
 class PicameraSource:
-    def __init__(self, width: int, height: int, fps: float, lores: tuple[int, int] = (320, 240)) -> None:
+    def __init__(self, width: int, height: int, fps: float) -> None:
         self.name = "picamera"
         self._size = (width, height)
         self._fps = fps
-        # lores must not be larger than main.
-        self._lores = (min(lores[0], width), min(lores[1], height))
         self._cam: Any = None
         self._index = 0
-        self.last_lores: np.ndarray | None = None  # YUV420 planes of the latest frame, for previews
 
     @property
     def fps(self) -> float:
@@ -58,7 +54,6 @@ class PicameraSource:
             config = cam.create_video_configuration(
                 # libcamera's "BGR888" is R, G, B byte order in memory, i.e. an RGB numpy array.
                 main={"size": self._size, "format": "BGR888"},
-                lores={"size": self._lores, "format": "YUV420"},
                 controls={"FrameRate": self._fps},
             )
             cam.configure(config)
@@ -74,7 +69,6 @@ class PicameraSource:
         try:
             with self._cam.captured_request() as request:
                 image = request.make_array("main")
-                self.last_lores = request.make_array("lores")
                 stamp_ns = request.get_metadata().get("SensorTimestamp")
         except (RuntimeError, OSError) as exc:
             raise VideoError(f"picamera: capture failed ({exc})") from None

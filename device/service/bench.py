@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hipcam.capture import make_source
-from hipcam.config import HipcamConfig
+from hipcam.config import HipcamConfig, ServerConfig
 from hipcam.errors import HipcamError
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.state import LiveState
@@ -161,11 +161,12 @@ def run_service_bench(cfg: HipcamConfig, seconds: float, viewers: int, source: s
         raise HipcamError(f"--seconds {seconds:g}: expected a positive number of seconds")
     phase_s = max(MIN_PHASE_S, min(seconds, 600.0) / (2 * ROUNDS))
     tmp = Path(tempfile.mkdtemp(prefix="hipcam-bench-"))
-    threads = viewers + 6
     cfg = cfg.model_copy(deep=True)
     cfg.storage.data_dir = tmp
-    cfg.server.threads = min(threads, 64)
-    cfg.server.max_viewers = max(cfg.server.max_viewers, viewers)
+    # Both at once: each is validated against the other (a viewer holds a thread, 2 stay free).
+    cfg.server = ServerConfig.model_validate(
+        {**cfg.server.model_dump(), "threads": viewers + 6, "max_viewers": viewers}
+    )
     frames = make_source(source, cfg)
     state, store = LiveState(rolling_strides=cfg.gait.rolling_strides), Store(tmp)
     server: Any = make_server(create_app(state, store, cfg), cfg, "127.0.0.1", 0)

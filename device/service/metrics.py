@@ -14,7 +14,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from prometheus_client import (
@@ -193,14 +192,6 @@ class Metrics:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
         self._stage.labels(stage).observe(seconds)
-
-    @contextmanager
-    def time_stage(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.observe_stage(stage, time.perf_counter() - start)
 
     def frame_processed(self, seconds: float | None = None) -> None:
         now = self._clock()

@@ -100,15 +100,16 @@ class StrideWriter:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             try:
-                stride_id = self._store.add_stride(item.session_id, item.stride, item.snapshot)
+                saved = self._store.add_stride(item.session_id, item.stride, item.snapshot)
             except Exception:  # the writer must outlive one bad row (disk error, locked db)
                 log.exception("could not store a stride")
                 self._ops.pipeline_error("store")
                 continue
             self._ops.stride_recorded()
-            if item.snapshot is not None and self._store.disk_state().snapshots_paused:
+            if item.snapshot is not None and not saved.snapshot_saved:
+                # The disk went low since the frame loop looked, or the write failed (full disk).
                 self._ops.snapshot_skipped_low_disk()
-            self._state.attach_stride_ids(item.stride, item.session_id, stride_id)
+            self._state.attach_stride_ids(item.stride, item.session_id, saved.id)
 
 
 class Pipeline:

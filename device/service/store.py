@@ -2,30 +2,40 @@
 
 Durability choice: WAL with ``synchronous=FULL``. The device sits on an SD card next to a
 treadmill and is switched off at the wall; with FULL every commit fsyncs the WAL, so a stride the
-page has shown as saved survives a power cut. The price is one fsync per stride (one or two a
+page has shown as saved survives a power cut. The price is one WAL fsync per stride (one or two a
 second at most), which is nothing next to a frame of inference. NORMAL would keep the database
 consistent but may drop the last strides of a session on power loss.
 
-Each stride is committed in its own short transaction; readers (web threads) never wait on the
-frame loop for more than one such commit. One connection guarded by a lock is enough at this rate.
+Each stride is committed in one short transaction (one WAL fsync). A stride with a snapshot writes
+the JPEG first (temp file, fsync, rename, fsync of the folder) under a name that does not need the
+row id, then commits the row that names it, so a committed row never points at a missing or empty
+file. A crash between the two leaves a file no row names: harmless, and removed when the store is
+next opened. Readers (web threads) never wait on the frame loop for more than one such commit. One
+connection guarded by a lock is enough at this rate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import logging
 import shutil
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from hipcam.atomic import atomic_writer, fsync_dir
 from hipcam.errors import HipcamError
 from hipcam.service.state import StrideRecord
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 DB_NAME = "hipcam.sqlite3"
@@ -81,6 +91,11 @@ class SessionConflict(HipcamError):
     """A session is already running (start) or the session is not running (stop)."""
 
 
+class StoredStride(NamedTuple):
+    id: int
+    snapshot_saved: bool  # False: none given, disk low (snapshots paused) or the write failed
+
+
 @dataclass(frozen=True)
 class DiskState:
     free_mb: float
@@ -134,6 +149,7 @@ class Store:
     def _close_orphans(self) -> int | None:
         """A session left open by a power cut is closed at its last stride (or its start)."""
         with self._tx() as db:
+            open_ids = [int(r[0]) for r in db.execute("SELECT id FROM sessions WHERE ended_at IS NULL")]
             db.execute(
                 """UPDATE sessions SET ended_at = COALESCE(
                        (SELECT MAX(recorded_at) FROM strides WHERE session_id = sessions.id), started_at),
@@ -141,7 +157,29 @@ class Store:
                                || '[closed automatically after a restart]'
                    WHERE ended_at IS NULL"""
             )
+        for session_id in open_ids:
+            self._remove_unreferenced_snapshots(session_id)
         return None
+
+    def _remove_unreferenced_snapshots(self, session_id: int) -> None:
+        """Files of a session interrupted between snapshot write and row commit (or mid-write).
+
+        Only sessions found open are looked at (a crash can only interrupt those), so this is one
+        folder listing per crash, not a walk over the whole history."""
+        folder = self.snapshot_root / str(session_id)
+        if not folder.is_dir():
+            return
+        with self._lock:
+            named = {
+                r[0]
+                for r in self._db.execute(
+                    "SELECT snapshot FROM strides WHERE session_id = ? AND snapshot IS NOT NULL", (session_id,)
+                )
+            }
+        with contextlib.suppress(OSError):  # tidying up must never keep the store from opening
+            for entry in folder.iterdir():
+                if f"{session_id}/{entry.name}" not in named and entry.is_file():
+                    entry.unlink(missing_ok=True)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -236,40 +274,48 @@ class Store:
         return d
 
     # ---- strides -----------------------------------------------------------------------
-    def add_stride(self, session_id: int, stride: StrideRecord, snapshot_jpeg: bytes | None = None) -> int:
-        """Commit one stride (own transaction); write its snapshot first if the disk allows."""
+    def add_stride(self, session_id: int, stride: StrideRecord, snapshot_jpeg: bytes | None = None) -> StoredStride:
+        """Write the snapshot (if the disk allows), then commit the stride naming it in one transaction."""
         snapshot_rel: str | None = None
-        with self._tx() as db:
-            cur = db.execute(
-                """INSERT INTO strides (session_id, leg, frame_start, frame_end, peak_frame, t_start, t_end,
-                       recorded_at, thigh_peak_deg, trunk_lean_deg, hip_extension_deg, back_arch,
-                       lumbar_depth_ratio, class, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    session_id, stride.leg, stride.frame_start, stride.frame_end, stride.peak_frame,
-                    stride.t_start, stride.t_end, time.time(), stride.thigh_peak_deg, stride.trunk_lean_deg,
-                    stride.hip_extension_deg, stride.back_arch, stride.lumbar_depth_ratio, stride.cls,
-                    stride.confidence,
-                ),
-            )  # fmt: skip
-            stride_id = int(cur.lastrowid or 0)
         if snapshot_jpeg is not None and not self.disk_state().snapshots_paused:
-            snapshot_rel = self._write_snapshot(session_id, stride_id, snapshot_jpeg)
-            if snapshot_rel is not None:
-                with self._tx() as db:
-                    db.execute("UPDATE strides SET snapshot = ? WHERE id = ?", (snapshot_rel, stride_id))
-        return stride_id
-
-    def _write_snapshot(self, session_id: int, stride_id: int, jpeg: bytes) -> str | None:
-        rel = f"{session_id}/{stride_id}.jpg"
-        path = self.snapshot_root / rel
-        tmp = path.with_suffix(".tmp")
+            snapshot_rel = self._write_snapshot(session_id, snapshot_jpeg)
         try:
-            path.parent.mkdir(exist_ok=True)
-            tmp.write_bytes(jpeg)
-            tmp.replace(path)
-        except OSError:
+            with self._tx() as db:
+                cur = db.execute(
+                    """INSERT INTO strides (session_id, leg, frame_start, frame_end, peak_frame, t_start, t_end,
+                           recorded_at, thigh_peak_deg, trunk_lean_deg, hip_extension_deg, back_arch,
+                           lumbar_depth_ratio, class, confidence, snapshot)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        session_id, stride.leg, stride.frame_start, stride.frame_end, stride.peak_frame,
+                        stride.t_start, stride.t_end, time.time(), stride.thigh_peak_deg, stride.trunk_lean_deg,
+                        stride.hip_extension_deg, stride.back_arch, stride.lumbar_depth_ratio, stride.cls,
+                        stride.confidence, snapshot_rel,
+                    ),
+                )  # fmt: skip
+                stride_id = int(cur.lastrowid or 0)
+        except BaseException:
+            if snapshot_rel is not None:  # no row names it (e.g. the session was just deleted)
+                with contextlib.suppress(OSError):
+                    (self.snapshot_root / snapshot_rel).unlink(missing_ok=True)
+            raise
+        return StoredStride(stride_id, snapshot_rel is not None)
+
+    def _write_snapshot(self, session_id: int, jpeg: bytes) -> str | None:
+        """Durably write one JPEG; its path relative to the snapshot folder, None if the disk refused."""
+        rel = f"{session_id}/{uuid.uuid4().hex}.jpg"
+        path = self.snapshot_root / rel
+        try:
+            if not path.parent.is_dir():
+                path.parent.mkdir(exist_ok=True)
+                fsync_dir(self.snapshot_root)
+            with atomic_writer(path) as fh:  # temp file, write, fsync, rename, fsync of the folder
+                fh.write(jpeg)
+        except OSError as exc:
             # A full or failing disk must not stop the stride being recorded.
-            tmp.unlink(missing_ok=True)
+            log.warning("stride snapshot not saved: %s", exc)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
             self._disk_checked = 0.0
             return None
         return rel
