@@ -53,7 +53,7 @@ def _get_json(url: str) -> dict:
 def _service(clip: Path, extra_env: dict[str, str], tmp: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "HIPCAM_STORAGE__DATA_DIR": str(tmp / "data"), "HIPCAM_SERVER__PIN_HASH": hash_pin(PIN),
-           "HIPCAM_SERVER__THREADS": "12", **extra_env}  # fmt: skip
+           **extra_env}  # fmt: skip
     log = (tmp / "serve.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "hipcam.cli", "serve", "--source", str(clip), "--host", "127.0.0.1", "--port", str(port)],
