@@ -89,7 +89,7 @@ def run_round(pose: Any, frames: list[Any], fps: float, chunk: int) -> tuple[flo
 
 def worker(args: argparse.Namespace) -> None:
     from hipcam.config import HipcamConfig
-    from hipcam.pose.pipeline import BlazePose
+    from hipcam.pose.tracker import BlazePose
 
     cfg = HipcamConfig(pose={"threads": args.threads}) if args.threads else HipcamConfig()
     frames, fps = decode(args.video, args.frames)

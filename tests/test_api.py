@@ -11,11 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 from service_fakes import wait_until as _wait
 
+from hipcam.auth import AttemptLimiter, hash_pin, verify_pin
 from hipcam.config import HipcamConfig
-from hipcam.service.pin import AttemptLimiter, hash_pin, verify_pin
+from hipcam.records.store import Store
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveMetrics, LiveState, stride_from_mapping
-from hipcam.service.store import Store
 from web_ui import create_app
 
 PIN = "2468"

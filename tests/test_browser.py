@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MODELS_DIR
 
-from hipcam.service.pin import hash_pin
+from hipcam.auth import hash_pin
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "test-output"
 PIN = "4321"
 CLIPS = {
-    "demo": (REPO / "models" / "demo.mp4", {}),
+    "demo": (MODELS_DIR / "demo.mp4", {}),
     "treadmill": (REPO.parent / "shared" / "data" / "treadmill_lab_side.mp4", {"HIPCAM_CAPTURE__TRUE_FPS": "240"}),
 }
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -56,7 +57,7 @@ def _service(clip: Path, extra_env: dict[str, str], tmp: Path) -> Iterator[str]:
            **extra_env}  # fmt: skip
     log = (tmp / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hipcam.cli", "serve", "--source", str(clip), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "hipcam.commands.cli", "serve", "--source", str(clip), "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hipcam import landmarks_file
 from hipcam.config import load_config
 from hipcam.errors import ConfigError, LandmarksFileError
+from hipcam.records import landmarks_file
 
 
 def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
@@ -40,7 +40,7 @@ def test_viewer_limit_must_fit_the_server_threads(tmp_path: Path) -> None:
 
 
 def test_soak_service_config_validates(tmp_path: Path) -> None:
-    from hipcam.soak import service_config
+    from hipcam.commands.soak import service_config
 
     cfg = load_config(write(tmp_path, "[server]\nthreads = 5\nmax_viewers = 3\n"), environ={})
     back = load_config(write(tmp_path, service_config(cfg, tmp_path, 8123), "soak.toml"), environ={})
@@ -73,12 +73,14 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 def test_config_check_cli_prints_one_line_and_fails(tmp_path: Path) -> None:
     bad = write(tmp_path, "[server]\nport = 0\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "hipcam.cli", "config", "check", str(bad)], capture_output=True, text=True
+        [sys.executable, "-m", "hipcam.commands.cli", "config", "check", str(bad)], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "server.port" in proc.stderr and "Traceback" not in proc.stderr
     good = write(tmp_path, "[server]\nport = 8088\n", "good.toml")
-    ok = subprocess.run([sys.executable, "-m", "hipcam.cli", "config", "check", str(good)], capture_output=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "hipcam.commands.cli", "config", "check", str(good)], capture_output=True
+    )
     assert ok.returncode == 0
 
 

@@ -10,10 +10,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import MODELS_DIR as MODELS
 
-from hipcam.config_check import check_camera_device, check_config, check_port
-
-MODELS = Path(__file__).resolve().parent.parent / "models"
+from hipcam.commands.config_check import check_camera_device, check_config, check_port
 
 
 def _write(tmp_path: Path, body: str) -> Path:

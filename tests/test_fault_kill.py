@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from hipcam.service.store import DB_NAME, SNAPSHOT_DIR, Store
+from hipcam.records.store import DB_NAME, SNAPSHOT_DIR, Store
 
 KILLS = int(os.environ.get("HIPCAM_FAULT_KILLS", "50"))
 SEED = int(os.environ.get("HIPCAM_FAULT_SEED", "20240611"))
@@ -35,7 +35,7 @@ CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from hipcam.service.state import StrideRecord
-    from hipcam.service.store import Store
+    from hipcam.records.store import Store
 
     store = Store(Path(sys.argv[1]), min_free_mb=10)
     session = store.start_session(runner="kill-test")["id"]

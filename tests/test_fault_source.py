@@ -25,9 +25,9 @@ from hipcam.config import HipcamConfig, load_config
 from hipcam.errors import VideoError
 from hipcam.service.metrics import Metrics
 from hipcam.service.notify import Notifier, Watchdog
-from hipcam.service.ops import ServiceOps
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.state import LiveState
+from hipcam.service.telemetry import ServiceOps
 
 FPS = 30.0
 LOST_WITHIN_S = 2.0
@@ -96,7 +96,7 @@ def cfg(tmp_path: Path) -> HipcamConfig:
 def test_camera_lost_then_back(cfg: HipcamConfig, mode: str, outage_s: float) -> None:
     from flask import Flask
 
-    from web_ui.ops import ops_blueprint
+    from web_ui.health import ops_blueprint
 
     cam = FlakyCamera(mode)
     state = LiveState()

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from synth_runner import LEG_PARTS, RunnerSpec, Synth, generate, snap_foot, swap_legs
 
-from hipcam.gait import mask_features as mf
+from hipcam.config.gait import GaitParams
 from hipcam.gait.kinematics import CHANNELS, THIGH, TRUNK
 from hipcam.gait.live import LiveGait
 from hipcam.gait.offline import analyze
-from hipcam.gait.params import GaitParams
 from hipcam.gait.strides import Stride, measure_stride
-from hipcam.landmarks_file import LandmarkSeries
+from hipcam.records.landmarks_file import LandmarkSeries
+from hipcam.vision import mask_features as mf
 
 P = GaitParams()
 

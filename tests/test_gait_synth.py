@@ -8,14 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synth_runner import RunnerSpec, generate, mask_features
 
-from hipcam.gait import mask_features as mf
+from hipcam.config.gait import GaitParams
 from hipcam.gait.classify import classify
 from hipcam.gait.live import LiveGait
 from hipcam.gait.offline import analyze
-from hipcam.gait.params import GaitParams
 from hipcam.gait.report import format_table, to_dict
 from hipcam.gait.strides import Stride
-from hipcam.landmarks_file import LandmarkSeries
+from hipcam.records.landmarks_file import LandmarkSeries
+from hipcam.vision import mask_features as mf
 
 P = GaitParams()
 

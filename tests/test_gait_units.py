@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from synth_runner import RunnerSpec, generate, render_mask
 
+from hipcam.config.gait import GaitParams
 from hipcam.errors import HipcamError, LandmarksFileError
 from hipcam.gait import level
-from hipcam.gait import mask_features as mf
 from hipcam.gait.offline import analyze
-from hipcam.gait.params import GaitParams
-from hipcam.landmarks_file import LandmarkSeries, load
+from hipcam.records.landmarks_file import LandmarkSeries, load
+from hipcam.vision import mask_features as mf
 
 P = GaitParams()
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

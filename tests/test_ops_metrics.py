@@ -11,14 +11,14 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
+from hipcam.auth import hash_pin
 from hipcam.config import HipcamConfig
 from hipcam.logging_setup import setup_logging
+from hipcam.records.store import DiskState, Store
 from hipcam.service.metrics import BoardCollector, Metrics, read_throttled, throttle_flags
-from hipcam.service.pin import hash_pin
 from hipcam.service.state import LiveState
-from hipcam.service.store import DiskState, Store
 from web_ui import create_app
-from web_ui.ops import ops_blueprint
+from web_ui.health import ops_blueprint
 
 
 class _NoBoard(BoardCollector):

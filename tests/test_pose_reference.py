@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from hipcam import landmarks_file
-from hipcam.compare import compare, format_comparison
+from hipcam.commands.compare import compare, format_comparison
+from hipcam.commands.extract import extract_landmarks
 from hipcam.config import HipcamConfig
 from hipcam.gait.live import LiveGait
 from hipcam.gait.offline import analyze
 from hipcam.gait.strides import Stride
-from hipcam.pose.extract import extract_landmarks
+from hipcam.records import landmarks_file
 
 CLIP = "treadmill_lab_side"
 MEDIAN_MAX = 0.03  # of the reference torso length

@@ -13,8 +13,8 @@ import pytest
 
 from hipcam.capture.opencv_source import OpenCVSource
 from hipcam.config import HipcamConfig
-from hipcam.pose.pipeline import BlazePose
-from hipcam.skeleton import LEFT_HIP, RIGHT_HIP
+from hipcam.domain import LEFT_HIP, RIGHT_HIP
+from hipcam.pose.tracker import BlazePose
 
 # frame -> the walker's hip centre in pixels (1768 x 994 frames); the man is on or above the box then.
 WALKER_HIPS = {120: (824.0, 725.0), 150: (531.0, 717.0), 180: (203.0, 735.0)}

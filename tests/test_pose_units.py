@@ -16,10 +16,10 @@ from hipcam.errors import AssetError
 from hipcam.pose.anchors import NUM_ANCHORS, generate_anchors
 from hipcam.pose.detector import Detection, decode_boxes, iou, sigmoid_scores, weighted_nms
 from hipcam.pose.landmarks import decode_world, refine_from_heatmap
-from hipcam.pose.pipeline import SWITCH_RATIO, select_subject, subject_priority, switch_target
 from hipcam.pose.roi import Roi, mask_to_image, normalize_radians, roi_from_alignment
+from hipcam.pose.runtime import TfliteModel
 from hipcam.pose.smoothing import LowPass, OneEuroFilter
-from hipcam.runtime import TfliteModel
+from hipcam.pose.tracker import SWITCH_RATIO, select_subject, subject_priority, switch_target
 
 
 def test_anchor_grid_layout() -> None:

@@ -13,12 +13,12 @@ from service_fakes import wait_until as _wait
 
 from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError, VideoError
-from hipcam.service.capture import CapturedFrame, FreshestSlot, Pacer, shrink
-from hipcam.service.ops import NullOps
+from hipcam.records.store import Store
+from hipcam.service.capture_worker import CapturedFrame, FreshestSlot, Pacer, shrink
 from hipcam.service.pipeline import Pipeline, RecentCadence, StrideWriter, _Pending
 from hipcam.service.snapshots import SnapshotRing
 from hipcam.service.state import LiveState, StrideRecord, stride_from_mapping
-from hipcam.service.store import Store
+from hipcam.service.telemetry import NullOps
 
 CFG = HipcamConfig.model_validate({"capture": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5}})
 
@@ -249,7 +249,7 @@ def test_cadence_from_stride_durations_ignores_pauses() -> None:
 
 def test_changed_level_or_direction_restarts_the_gait_tracker() -> None:
     from hipcam.config import LevelConfig
-    from hipcam.gait.params import GaitParams
+    from hipcam.config.gait import GaitParams
 
     got: list[tuple[float, str]] = []
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from hipcam.records.store import SCHEMA_VERSION, SessionConflict, Store, StoreError
 from hipcam.service.state import StrideRecord, stride_from_mapping
-from hipcam.service.store import SCHEMA_VERSION, SessionConflict, Store, StoreError
 
 
 def _stride(leg: str = "left", cls: str = "B", ext: float = 12.0) -> StrideRecord:
@@ -120,6 +120,6 @@ def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_csv_formula_injection_guard(store: Store) -> None:
-    from hipcam.service.store import _csv_cell
+    from hipcam.records.store import _csv_cell
 
     assert _csv_cell("=cmd()") == "'=cmd()" and _csv_cell(3.0) == 3.0

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from hipcam.config import HipcamConfig
+from hipcam.records.store import Store
 from hipcam.service.state import LiveState
-from hipcam.service.store import Store
-from hipcam.service.wsgi import OUTBUF_HIGH_WATERMARK, make_server
 from web_ui import create_app
+from web_ui.server import OUTBUF_HIGH_WATERMARK, make_server
 
 TICK_BYTES = 40_000  # a large tick, so a few seconds of stream are well over a mebibyte
 STREAM_BYTES = 1_500_000

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file, session
 
-from hipcam.service.pin import AttemptLimiter
+from hipcam.auth import AttemptLimiter
+from hipcam.records.store import SessionConflict, Store
 from hipcam.service.settings import Settings, SettingsError
 from hipcam.service.state import LiveState
-from hipcam.service.store import SessionConflict, Store
 from web_ui.security import ApiError, attempt_login, csrf_token, logged_in, require_pin
 
 MAX_RUNNER = 80

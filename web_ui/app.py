@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
+from hipcam.auth import AttemptLimiter
 from hipcam.config import HipcamConfig
-from hipcam.service.pin import AttemptLimiter
+from hipcam.records.store import Store
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
-from hipcam.service.store import Store
 from web_ui import security
 from web_ui.api import api_blueprint
 from web_ui.stream import ViewerGate, stream_blueprint

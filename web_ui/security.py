@@ -12,7 +12,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, current_app, jsonify, request, session
 from werkzeug.exceptions import HTTPException
 
-from hipcam.service.pin import AttemptLimiter, verify_pin
+from hipcam.auth import AttemptLimiter, verify_pin
 
 F = TypeVar("F", bound=Callable[..., Any])
 

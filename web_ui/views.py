@@ -9,9 +9,9 @@ from urllib.parse import urlparse
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WResponse
 
+from hipcam.records.store import Store
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
-from hipcam.service.store import Store
 from web_ui.security import ApiError
 
 CLASS_INFO: dict[str, tuple[str, str]] = {

@@ -1,0 +1,69 @@
+"""`hipcam analyze`: video (or landmarks file) -> landmarks -> strides -> table and JSON.
+
+The same gait code runs live in the service; this is its offline, zero-lag use over a whole clip.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hipcam.atomic import write_text
+from hipcam.capture.opencv_source import OpenCVSource
+from hipcam.config import HipcamConfig
+from hipcam.errors import HipcamError, VideoError
+from hipcam.gait import offline, report
+from hipcam.gait.level import resolve_roll
+from hipcam.records import landmarks_file
+
+
+def _first_gray_frame(video: Path) -> np.ndarray | None:
+    source = OpenCVSource(str(video), "file", loop=False)
+    try:
+        source.open()
+        frame = source.read()
+    finally:
+        source.close()
+    return None if frame is None else cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
+
+
+def _landmarks_from_video(video: Path, cfg: HipcamConfig, progress: bool) -> landmarks_file.LandmarkSeries:
+    from hipcam.commands.extract import extract_landmarks  # the model is loaded only when a video is given
+
+    series = extract_landmarks(video, cfg, progress=progress)
+    if not series.found.any():
+        raise VideoError(f"{video}: no person found in any of its {len(series)} frames")
+    return series
+
+
+def run_analyze(
+    cfg: HipcamConfig,
+    *,
+    video: Path | None,
+    landmarks: Path | None,
+    fps: float | None,
+    landmarks_out: Path | None,
+    json_out: Path | None,
+    progress: bool = True,
+) -> int:
+    if fps is not None and not 1.0 <= fps <= 10000.0:
+        raise HipcamError(f"--fps {fps}: expected the true capture rate, from 1 to 10000 frames/s")
+    level = cfg.level
+    if video is not None:
+        series = _landmarks_from_video(video, cfg, progress)
+        gray = _first_gray_frame(video) if level.mode == "auto" else None
+        roll = resolve_roll(level.mode, level.roll_deg, gray)
+    else:
+        assert landmarks is not None
+        series = landmarks_file.load(landmarks)
+        roll = resolve_roll("manual" if level.mode == "auto" else level.mode, level.roll_deg)
+    if landmarks_out is not None:
+        landmarks_file.save(landmarks_out, series)
+    result = offline.analyze(series, cfg.gait, fps=fps or cfg.capture.true_fps, roll_deg=roll)
+    print(report.format_table(result))
+    if json_out is not None:
+        write_text(json_out, json.dumps(report.to_dict(result), indent=2) + "\n")
+    return 0

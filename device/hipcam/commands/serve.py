@@ -1,0 +1,162 @@
+"""Composition root of the service: build state, store, pipeline, ops and the web app; serve.
+
+Only the composition roots (this module and hipcam.commands.bench_service) import both hipcam.service and
+web_ui. The socket is bound before the models are loaded so "port in use" is reported at once;
+SIGTERM/SIGINT stop the streams, the frame loop and the database in that order, and the process
+exits 0.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from hipcam import __version__
+from hipcam.atomic import atomic_writer
+from hipcam.capture import FrameSource, OpenCVSource, make_source
+from hipcam.commands.config_check import check_camera_device
+from hipcam.config import HipcamConfig
+from hipcam.errors import VideoError
+from hipcam.records.store import Store
+from hipcam.service.metrics import Metrics
+from hipcam.service.notify import Notifier, Watchdog
+from hipcam.service.pipeline import Pipeline
+from hipcam.service.settings import Settings
+from hipcam.service.state import LiveState
+from hipcam.service.telemetry import ServiceOps
+from web_ui.server import make_server
+
+log = logging.getLogger(__name__)
+
+SECRET_FILE = "web_secret.key"
+
+
+class _Shutdown(Exception):
+    """Raised from the signal handler to leave waitress's loop in the main thread."""
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The cookie-signing key, kept in the data dir (0600) so logins survive a restart."""
+    path = data_dir / SECRET_FILE
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("cannot read %s (%s); logins will not survive a restart", path, exc)
+        return secrets.token_bytes(32)
+    key = secrets.token_bytes(32)
+    try:
+        with atomic_writer(path, mode=0o600) as fh:
+            fh.write(key)
+    except OSError as exc:
+        log.warning("cannot write %s (%s); logins will not survive a restart", path, exc)
+    return key
+
+
+def build_source(cfg: HipcamConfig, spec: str | None) -> FrameSource:
+    """The configured source, resolved once (``auto`` must not flip to the demo clip when the
+    camera is unplugged later). A missing video file or an absent or unreadable camera device is a
+    start-up error (one line, non-zero exit); a camera lost once running is retried instead."""
+    source = make_source(spec, cfg)
+    if isinstance(source, OpenCVSource) and source.kind == "file" and not Path(str(source.target)).is_file():
+        raise VideoError(f"video source {source.target} not found")
+    if isinstance(source, OpenCVSource) and source.kind == "camera":
+        problem = check_camera_device(str(source.target))
+        if problem is not None:
+            raise VideoError(problem)
+        source.open()  # a node that opens but is no capture device (e.g. a metadata node) fails here
+        source.close()
+    return source
+
+
+def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int | None) -> int:
+    """`hipcam serve`: run the live service until SIGTERM/SIGINT. Returns the exit code."""
+    from web_ui import create_app
+    from web_ui.health import ops_blueprint
+
+    host = host or cfg.server.host
+    port = port if port is not None else cfg.server.port
+    frames = build_source(cfg, source)
+    data_dir = cfg.data_dir()
+    settings = Settings(cfg, data_dir)  # the page's saved settings, on top of file + environment
+    state = LiveState(rolling_strides=cfg.gait.rolling_strides)
+    store = Store(data_dir, cfg.storage.min_free_mb)
+    metrics = Metrics(data_dir=data_dir, version=__version__)
+    notifier = Notifier()
+    ops = ServiceOps(metrics, Watchdog(notifier))
+    app = create_app(
+        state,
+        store,
+        cfg,
+        secret_key=load_secret(data_dir),
+        settings=settings,
+        extra_blueprints=(
+            ops_blueprint(
+                metrics,
+                metrics,
+                cfg.health.max_frame_age_s,
+                disk_state=store.disk_state,
+                metrics_enabled=cfg.health.metrics_enabled,
+            ),
+        ),
+        on_viewers=metrics.set_viewers,
+    )
+    try:
+        server: Any = make_server(app, cfg, host, port)
+    except OSError as exc:
+        store.close()
+        if exc.errno == errno.EADDRINUSE:
+            print(f"hipcam: port {port} on {host} is already in use (is hipcam already running?)", file=sys.stderr)
+        else:
+            print(f"hipcam: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    pipeline = Pipeline(cfg, frames, state, store, ops)
+    previous = _install_signals()
+    try:
+        pipeline.start()
+        log.info("serving on http://%s:%d/ (source %s)", host, port, frames.name)
+        notifier.ready(f"serving on port {port}, source {frames.name}")
+        server.run()
+    except _Shutdown:
+        log.info("stopping")
+    finally:
+        notifier.stopping("stopping")
+        _restore_signals(previous)
+        state.close()  # ends the live streams, freeing waitress's threads
+        server.task_dispatcher.shutdown(timeout=5)
+        server.close()
+        pipeline.stop()
+        if store.active_session_id is not None:
+            store.stop_session()  # a clean stop ends the running session properly
+        store.close()
+        notifier.close()
+    return 0
+
+
+def _install_signals() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        del frame
+        raise _Shutdown(signal.Signals(signum).name)
+
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)

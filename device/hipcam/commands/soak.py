@@ -1,0 +1,361 @@
+"""`hipcam soak`: run the real service on the looped demo clip with live viewers and watch it.
+
+The service runs as a child process (as under systemd), bound to 127.0.0.1 with a throw-away
+data directory. N viewers hold Server-Sent-Event streams (ended by the server's stream time limit and
+reopened, as the page's EventSource does) and fetch the camera JPEG a few times a second.
+Every ``report_every_s`` it prints analysed frames/s, frame-latency percentiles (from the
+service's own Prometheus histogram), dropped frames and the service's RSS; at the end, RSS
+growth and the longest gap between analysed frames seen by a viewer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hipcam.config import HipcamConfig
+from hipcam.errors import HipcamError
+
+HOST = "127.0.0.1"
+STAGGER_S = 60.0  # the viewers' first streams end spread over this; later ones run until the server ends them
+FRAME_POLL_HZ = 4.0
+STARTUP_TIMEOUT_S = 180.0
+
+
+# ---- config for the child --------------------------------------------------------------
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if math.isfinite(float(value)) else '"nan"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Minimal TOML writer for the config's nested dict (None values are left out)."""
+    scalars = [f"{k} = {_toml_value(v)}" for k, v in data.items() if v is not None and not isinstance(v, dict)]
+    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.append(to_toml(value, f"{prefix}.{key}" if prefix else key))
+    return "\n".join(line for line in out if line) + "\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_kb(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+# ---- HTTP --------------------------------------------------------------------------------
+def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text -> {'name{labels}': value} (enough for our own exposition)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        with contextlib.suppress(ValueError):
+            out[name] = float(value)
+    return out
+
+
+def histogram_percentiles(
+    now: dict[str, float], before: dict[str, float], name: str, qs: tuple[float, ...]
+) -> dict[float, float | None]:
+    """Percentiles of the observations between two scrapes, by linear interpolation in buckets."""
+    prefix = f"{name}_bucket{{le="
+    buckets: list[tuple[float, float]] = []
+    for key, value in now.items():
+        if key.startswith(prefix):
+            le = key[len(prefix) :].split('"')[1]
+            bound = math.inf if le == "+Inf" else float(le)
+            buckets.append((bound, value - before.get(key, 0.0)))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0.0
+    result: dict[float, float | None] = {}
+    for q in qs:
+        if total <= 0:
+            result[q] = None
+            continue
+        rank, lo_bound, lo_count = q * total, 0.0, 0.0
+        result[q] = None
+        for bound, count in buckets:
+            if count >= rank:
+                if math.isinf(bound):
+                    result[q] = lo_bound
+                else:
+                    span = count - lo_count
+                    result[q] = lo_bound + (bound - lo_bound) * ((rank - lo_count) / span if span else 1.0)
+                break
+            lo_bound, lo_count = bound, count
+    return result
+
+
+# ---- viewers -----------------------------------------------------------------------------
+@dataclass
+class ViewerStats:
+    events: int = 0
+    frames: int = 0
+    errors: int = 0
+    max_gap_s: float = 0.0
+    max_gap_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _viewer(port: int, stop: threading.Event, stats: ViewerStats, first_request_s: float) -> None:
+    """One tablet: an SSE stream plus camera-frame polling.
+
+    Like the page's EventSource, a stream is read until the server ends it (after its stream time
+    limit) and then reopened; the first one is closed early, at the viewer's share of STAGGER_S,
+    so the viewers' reconnects are spread out rather than falling together."""
+    poller = threading.Thread(target=_frame_poller, args=(port, stop, stats), daemon=True)
+    poller.start()
+    request_s = first_request_s
+    while not stop.is_set():
+        try:
+            _read_events(port, stop, stats, request_s)
+        except (OSError, http.client.HTTPException):
+            with stats.lock:
+                stats.errors += 1
+            stop.wait(1.0)
+        request_s = math.inf
+    poller.join(5)
+
+
+def _read_events(port: int, stop: threading.Event, stats: ViewerStats, request_s: float) -> None:
+    conn = http.client.HTTPConnection(HOST, port, timeout=15)
+    try:
+        conn.request("GET", "/stream/events", headers={"Accept": "text/event-stream"})
+        resp = conn.getresponse()
+        if resp.status != 200:
+            resp.read()
+            raise http.client.HTTPException(f"/stream/events: HTTP {resp.status}")
+        end = time.monotonic() + request_s
+        last_frames: int | None = None
+        last_change: float | None = None
+        while not stop.is_set() and time.monotonic() < end:
+            line = resp.readline()
+            if not line:
+                return
+            if not line.startswith(b"data: "):
+                continue
+            snap = json.loads(line[6:])
+            now = time.monotonic()
+            frames = (snap.get("live") or {}).get("frames_processed")
+            with stats.lock:
+                stats.events += 1
+                if frames is not None and frames != last_frames:
+                    if last_change is not None and last_frames is not None and now - last_change > stats.max_gap_s:
+                        stats.max_gap_s, stats.max_gap_at = now - last_change, time.time()
+                    last_frames, last_change = frames, now
+    finally:
+        conn.close()
+
+
+def _frame_poller(port: int, stop: threading.Event, stats: ViewerStats) -> None:
+    while not stop.wait(1.0 / FRAME_POLL_HZ):
+        try:
+            status, _ = _get(port, "/stream/frame.jpg")
+        except (OSError, http.client.HTTPException):
+            status = 0
+        with stats.lock:
+            if status == 200:
+                stats.frames += 1
+            elif status not in (204, 304):
+                stats.errors += 1
+
+
+# ---- the run -----------------------------------------------------------------------------
+@dataclass
+class Report:
+    minute: float
+    fps: float
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    dropped: float
+    rss_mb: float
+    viewers: int
+    max_gap_s: float
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "  n/a" if v is None else f"{v * 1000:5.0f}"
+
+
+def service_config(cfg: HipcamConfig, workdir: Path, port: int) -> str:
+    """The soaked service's config file: ``cfg`` (already valid, so its viewer limit fits its
+    threads) on the looped demo clip, a scratch data dir and a local port."""
+    data = cfg.model_dump(mode="json")
+    data["storage"]["data_dir"] = str(workdir / "data")
+    data["capture"]["source"] = "demo"
+    data["capture"]["loop_files"] = True
+    data["server"].update(host=HOST, port=port)
+    return to_toml(data)
+
+
+def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    config = workdir / "config.toml"
+    config.write_text(service_config(cfg, workdir, port))
+    log = (workdir / "service.log").open("wb")
+    cmd = [sys.executable, "-m", "hipcam.commands.cli", "serve", "--config", str(config), "--source", "demo"]
+    env = {
+        **os.environ,
+        "HIPCAM_LOG_LEVEL": os.environ.get("HIPCAM_LOG_LEVEL", "warning"),
+        "MALLOC_ARENA_MAX": "2",  # as systemd/hipcam.service runs it
+    }
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], port: int) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < STARTUP_TIMEOUT_S:
+        if proc.poll() is not None:
+            raise HipcamError(f"the service exited during start-up (code {proc.returncode})")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            if _get(port, "/healthz", timeout=2)[0] == 200:
+                return time.monotonic() - start
+        time.sleep(0.5)
+    raise HipcamError(f"the service did not become healthy within {STARTUP_TIMEOUT_S:.0f} s")
+
+
+def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: float = 60.0) -> int:
+    """Soak the service; print a report line per interval and a summary. 0 if it held up."""
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise HipcamError(f"--minutes {minutes:g}: expected a positive number of minutes")
+    if not (math.isfinite(report_every_s) and report_every_s > 0):
+        raise HipcamError(f"--every {report_every_s:g}: expected a positive number of seconds")
+    if viewers < 0:
+        raise HipcamError(f"--viewers {viewers}: expected 0 or more")
+    if viewers > cfg.server.max_viewers:
+        raise HipcamError(f"{viewers} viewers is more than server.max_viewers ({cfg.server.max_viewers})")
+    workdir = Path(tempfile.mkdtemp(prefix="hipcam-soak-"))
+    port = _free_port()
+    proc = _start_service(cfg, workdir, port)
+    stop = threading.Event()
+    stats = ViewerStats()
+    threads: list[threading.Thread] = []
+    reports: list[Report] = []
+    try:
+        startup = _wait_healthy(proc, port)
+        print(f"soak: service pid {proc.pid} healthy after {startup:.1f} s on :{port}; "
+              f"{viewers} viewers, {minutes:g} min; log {workdir / 'service.log'}", flush=True)  # fmt: skip
+        for i in range(viewers):
+            first_s = STAGGER_S * (i + 1) / viewers
+            t = threading.Thread(target=_viewer, args=(port, stop, stats, first_s), name=f"viewer-{i}", daemon=True)
+            t.start()
+            threads.append(t)
+        reports = _monitor(proc, port, minutes, report_every_s, stats, viewers)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+        code = _stop_service(proc)
+    return _summarise(reports, stats, code, proc.pid)
+
+
+def _monitor(
+    proc: subprocess.Popen[bytes], port: int, minutes: float, every: float, stats: ViewerStats, viewers: int
+) -> list[Report]:
+    print(" min    fps  p50ms  p90ms  p99ms  dropped  rss_MB  max_gap_s", flush=True)
+    start = time.monotonic()
+    end = start + minutes * 60.0
+    before = parse_metrics(_get(port, "/metrics")[1].decode())
+    t_before = time.monotonic()
+    reports: list[Report] = []
+    while time.monotonic() < end:
+        time.sleep(max(0.0, min(every, end - time.monotonic())))
+        if proc.poll() is not None:
+            raise HipcamError(f"the service died during the soak (code {proc.returncode})")
+        now = parse_metrics(_get(port, "/metrics")[1].decode())
+        t_now = time.monotonic()
+        frames = now.get("hipcam_frames_processed_total", 0.0) - before.get("hipcam_frames_processed_total", 0.0)
+        pct = histogram_percentiles(now, before, "hipcam_frame_seconds", (0.5, 0.9, 0.99))
+        with stats.lock:
+            gap = stats.max_gap_s
+        rep = Report(
+            minute=(t_now - start) / 60.0,
+            fps=frames / (t_now - t_before),
+            p50_ms=pct[0.5],
+            p90_ms=pct[0.9],
+            p99_ms=pct[0.99],
+            dropped=now.get("hipcam_frames_dropped_total", 0.0) - before.get("hipcam_frames_dropped_total", 0.0),
+            rss_mb=(_rss_kb(proc.pid) or 0) / 1024.0,
+            viewers=int(now.get("hipcam_live_viewers", 0.0)),
+            max_gap_s=gap,
+        )
+        reports.append(rep)
+        print(f"{rep.minute:4.1f} {rep.fps:6.1f} {_fmt_ms(rep.p50_ms)}  {_fmt_ms(rep.p90_ms)}  "
+              f"{_fmt_ms(rep.p99_ms)}  {rep.dropped:7.0f}  {rep.rss_mb:6.1f}  {gap:9.2f}"
+              f"   (viewers {rep.viewers}/{viewers})", flush=True)  # fmt: skip
+        before, t_before = now, t_now
+    return reports
+
+
+def _stop_service(proc: subprocess.Popen[bytes]) -> int | None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            return None
+    return proc.returncode
+
+
+def _summarise(reports: list[Report], stats: ViewerStats, code: int | None, pid: int) -> int:
+    if not reports:
+        print("soak: no report collected", file=sys.stderr)
+        return 1
+    base = reports[0].rss_mb  # after the first interval: models loaded, buffers warm
+    last = reports[-1].rss_mb
+    growth = (last - base) / base * 100.0 if base else float("nan")
+    peak = max(r.rss_mb for r in reports)
+    fps = sorted(r.fps for r in reports)
+    print(
+        f"soak: {len(reports)} intervals; fps median {fps[len(fps) // 2]:.1f} (min {fps[0]:.1f}); "
+        f"RSS {base:.1f} -> {last:.1f} MB ({growth:+.1f} %, peak {peak:.1f}); "
+        f"largest gap between analysed frames {stats.max_gap_s:.2f} s; "
+        f"viewer events {stats.events}, frames {stats.frames}, errors {stats.errors}; "
+        f"service exit {'killed' if code is None else code}",
+        flush=True,
+    )
+    ok = code == 0 and fps[0] > 0
+    return 0 if ok else 1

@@ -1,0 +1,188 @@
+"""The one configuration file (TOML), validated strictly, with environment overrides.
+
+Every section is a Pydantic model with ``extra="forbid"`` and bounded fields, so a typo or an
+out-of-range value is reported with the key's dotted path and the allowed range. Environment
+variables override the file: ``HIPCAM_SERVER__PORT=8081`` sets ``server.port``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hipcam.config.gait import GaitParams
+from hipcam.errors import ConfigError
+
+ENV_PREFIX = "HIPCAM_"
+DEFAULT_CONFIG_PATH = Path("/etc/hipcam/config.toml")
+VIEWER_SPARE_THREADS = 2  # server threads kept free of live streams, for the page and the API
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CaptureConfig(Section):
+    source: str = Field(
+        "auto",
+        description="auto | picamera | demo | a camera index (0) | a device path | an rtsp/http URL | a video file",
+    )
+    width: int = Field(640, ge=160, le=3840, description="capture width in pixels")
+    height: int = Field(480, ge=120, le=2160, description="capture height in pixels")
+    fps: float = Field(30.0, ge=1.0, le=240.0, description="capture frame rate requested from the camera")
+    true_fps: float | None = Field(
+        None, ge=1.0, le=2000.0, description="real capture rate of slow-motion footage (else the stream's rate)"
+    )
+    loop_files: bool = Field(True, description="replay a video file source from the start when it ends")
+    reconnect_initial_s: float = Field(0.5, ge=0.05, le=60.0, description="first retry delay after camera loss")
+    reconnect_max_s: float = Field(2.0, ge=0.5, le=600.0, description="longest retry delay after camera loss")
+
+
+class PoseConfig(Section):
+    threads: int = Field(2, ge=1, le=16, description="interpreter threads for each model")
+    detection_threshold: float = Field(0.5, ge=0.05, le=0.99, description="min detector score for a person")
+    presence_threshold: float = Field(0.5, ge=0.05, le=0.99, description="min landmark-model pose score")
+    smooth_landmarks: bool = Field(True, description="One-Euro smoothing of landmarks across frames")
+    recheck_interval_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=60.0,
+        description="while tracking, run the detector this often to move to a clearly better subject (0: never)",
+    )
+
+
+class LevelConfig(Section):
+    mode: Literal["auto", "manual", "off"] = Field(
+        "auto", description="auto: from a long horizontal edge (treadmill deck); manual: use roll_deg"
+    )
+    roll_deg: float = Field(0.0, ge=-30.0, le=30.0, description="camera roll, degrees clockwise, in manual mode")
+
+
+class ServerConfig(Section):
+    host: str = Field("0.0.0.0", description="address the web page listens on")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the web page")
+    open_viewing: bool = Field(True, description="anyone on the network may watch; acting always needs the PIN")
+    pin_hash: str | None = Field(None, description="scrypt hash of the device PIN (set by `hipcam pin-hash`)")
+    threads: int = Field(
+        16, ge=3, le=64, description="WSGI worker threads: one per live viewer plus two for the page and API"
+    )
+    max_request_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest request body")
+    max_viewers: int = Field(12, ge=1, le=62, description="concurrent live streams allowed (at most threads - 2)")
+
+    @model_validator(mode="after")
+    def _viewers_fit_threads(self) -> ServerConfig:
+        # Each live stream holds a waitress thread for as long as it is open; two more must stay
+        # free, or the page, the API and /healthz would queue behind the streams.
+        if self.max_viewers > self.threads - VIEWER_SPARE_THREADS:
+            raise ValueError(
+                f"server.max_viewers ({self.max_viewers}) must be at most server.threads - "
+                f"{VIEWER_SPARE_THREADS} ({self.threads - VIEWER_SPARE_THREADS}): each live viewer holds one "
+                "of the server's threads; raise server.threads or lower server.max_viewers"
+            )
+        return self
+
+
+class StorageConfig(Section):
+    data_dir: Path = Field(Path("~/.local/share/hipcam"), description="SQLite database and snapshots")
+    min_free_mb: int = Field(200, ge=10, le=100_000, description="below this, snapshots stop being recorded")
+    snapshot_width: int = Field(320, ge=80, le=1280, description="width of stride snapshots in pixels")
+
+
+class PathsConfig(Section):
+    models_dir: Path = Field(
+        Path("~/.local/share/hipcam/models"),
+        description="where `hipcam fetch` puts the models and the demo clip (the Pi installer: /var/lib/hipcam/models)",
+    )
+
+    def models(self) -> Path:
+        return self.models_dir.expanduser()
+
+
+class HealthConfig(Section):
+    max_frame_age_s: float = Field(
+        5.0, ge=0.5, le=600.0, description="/healthz fails when the last analysed frame is older than this"
+    )
+    metrics_enabled: bool = Field(True, description="serve Prometheus metrics at /metrics")
+
+
+class LoggingConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="log level ($HIPCAM_LOG_LEVEL overrides it)"
+    )
+    format: Literal["auto", "json", "logfmt", "text"] = Field(
+        "auto", description="auto: JSON lines under systemd/journald or when piped, text on a terminal"
+    )
+
+
+class HipcamConfig(Section):
+    capture: CaptureConfig = CaptureConfig()
+    pose: PoseConfig = PoseConfig()
+    gait: GaitParams = GaitParams()
+    level: LevelConfig = LevelConfig()
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    paths: PathsConfig = PathsConfig()
+    health: HealthConfig = HealthConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    def data_dir(self) -> Path:
+        return self.storage.data_dir.expanduser()
+
+
+def _format_error(exc: ValidationError, origin: str) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{origin}: {key}: {first['msg']}{more}"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """HIPCAM_A__B=value -> {"a": {"b": value}}; pydantic converts the strings."""
+    tree: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: config file is not readable (permission denied)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_config(
+    path: Path | None = None, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> HipcamConfig:
+    """Load the file (if given), apply HIPCAM_* environment variables, then explicit overrides."""
+    data = read_toml(path) if path is not None else {}
+    env = _env_overrides(os.environ if environ is None else environ)
+    data = _merge(_merge(data, env), overrides or {})
+    origin = str(path) if path is not None else "configuration"
+    try:
+        return HipcamConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, origin)) from None

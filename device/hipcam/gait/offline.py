@@ -1,0 +1,170 @@
+"""Offline gait analysis of a whole clip: zero-lag filtering, events, strides, classes."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from hipcam.config.gait import GaitParams
+from hipcam.domain import NUM_LANDMARKS
+from hipcam.errors import HipcamError, LandmarksFileError
+from hipcam.gait.events import find_foot_events, toe_off_between
+from hipcam.gait.kinematics import (
+    HEEL,
+    HEEL_Y,
+    LEGS,
+    TOE,
+    TOE_Y,
+    design_filter,
+    direction_name,
+    direction_votes,
+    fill_gaps,
+    frame_signals,
+    identity_segments,
+    joint_ok,
+    leg_visibility,
+    odd_window,
+    outlier_joints,
+    repair_swaps,
+    resolve_direction,
+    side_view,
+    zero_lag,
+)
+from hipcam.gait.level import level_landmarks
+from hipcam.gait.strides import (
+    GaitEvent,
+    GaitReport,
+    Stride,
+    cadence_spm,
+    measure_stride,
+)
+from hipcam.records.landmarks_file import LandmarkSeries, validate
+from hipcam.vision import mask_features as mf
+
+
+def _check(series: LandmarkSeries, fps: float | None, roll_deg: float | None) -> tuple[float, float]:
+    lm = np.asarray(series.image_landmarks)
+    if lm.ndim != 3 or lm.shape[1:] != (NUM_LANDMARKS, 5):
+        raise LandmarksFileError(f"landmarks have shape {lm.shape}, expected [frames, {NUM_LANDMARKS}, 5]")
+    validate(series)
+    if len(series) < 2:
+        raise LandmarksFileError("landmarks hold a single frame; gait analysis needs a clip")
+    rate = series.fps if fps is None else fps
+    if not (isinstance(rate, int | float) and math.isfinite(rate) and 1.0 <= rate <= 10000.0):
+        raise HipcamError(f"fps is {rate!r}; give the true capture rate, a number from 1 to 10000")
+    roll = 0.0 if roll_deg is None else float(roll_deg)
+    if not (math.isfinite(roll) and abs(roll) <= 45.0):
+        raise HipcamError(f"camera roll {roll_deg!r} deg is not a number within ±45")
+    if not np.isfinite(lm[:, :, :2]).any():
+        raise LandmarksFileError("no pose in any frame (all landmarks are NaN)")
+    return float(rate), roll
+
+
+def mask_matrix(series: LandmarkSeries) -> np.ndarray | None:
+    """The series' mask features re-ordered as mask_features.FEATURE_NAMES (missing ones NaN)."""
+    if series.mask_features is None or not series.mask_feature_names:
+        return None
+    out = np.full((len(series), len(mf.FEATURE_NAMES)), np.nan)
+    names = list(series.mask_feature_names)
+    for i, name in enumerate(mf.FEATURE_NAMES):
+        if name in names:
+            out[:, i] = series.mask_features[:, names.index(name)]
+    return out
+
+
+def near_leg(landmarks: np.ndarray) -> str | None:
+    """The leg nearer the camera: the one BlazePose sees better over the clip."""
+    vis = {leg: float(np.mean(leg_visibility(landmarks, leg))) for leg in LEGS}
+    if abs(vis["left"] - vis["right"]) < 0.02:
+        return None
+    return max(vis, key=lambda k: vis[k])
+
+
+def segment_directions(params: GaitParams, votes: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """Running direction (+1/-1) per frame, voted per identity segment (people may walk either way)."""
+    out = np.empty(len(segments), dtype=np.intp)
+    for seg in np.unique(segments):
+        sel = segments == seg
+        out[sel] = resolve_direction(params, float(np.nansum(votes[sel])))
+    return out
+
+
+def _main_direction(d_frame: np.ndarray, segments: np.ndarray, side: np.ndarray) -> int:
+    """The direction of the longest side-view segment (the person the clip is mostly about)."""
+    counts = np.bincount(segments[side]) if side.any() else np.bincount(segments)
+    longest = counts.argmax()
+    return int(d_frame[segments == longest][0])
+
+
+def analyze(
+    series: LandmarkSeries, params: GaitParams, fps: float | None = None, roll_deg: float | None = None
+) -> GaitReport:
+    """Analyse a whole clip. fps overrides the file's rate (slow-motion footage: the true capture rate)."""
+    rate, roll = _check(series, fps, roll_deg)
+    lm = np.asarray(series.image_landmarks, dtype=np.float64)
+    ok = joint_ok(lm, params)
+    xy = level_landmarks(lm, series.width, series.height, roll)
+    window = odd_window(params.outlier_window_s * rate)
+    repair_swaps(xy, ok, window, centered=True)
+    for _ in range(2):  # the second pass sees a median no longer dragged by the worst glitches
+        ok &= ~outlier_joints(xy, ok, window, params.outlier_threshold, centered=True)
+    side = side_view(xy, ok, params.max_body_width, odd_window(0.3 * rate))
+    # A turn away from the side view also ends a segment: no stride spans it.
+    segments = identity_segments(xy, ok) + np.concatenate(([0], np.cumsum(side[1:] != side[:-1])))
+    d_frame = segment_directions(params, direction_votes(xy, ok), segments)
+    d = _main_direction(d_frame, segments, side)
+    raw = frame_signals(xy, ok, d_frame)
+    raw[~side] = np.nan  # no events or angles facing the camera
+    sos = design_filter(rate, params)
+    filtered = zero_lag(fill_gaps(raw, int(params.max_gap_s * rate)), sos)
+    mask = mask_matrix(series)
+    bridged = fill_gaps(raw, 2)  # a dropped frame or two still counts as measured
+    events: list[GaitEvent] = []
+    strides: list[Stride] = []
+    cad_leg: dict[str, float | None] = {}
+    for leg in LEGS:
+        fs, to = find_foot_events(
+            filtered[:, HEEL[leg]],
+            filtered[:, TOE[leg]],
+            filtered[:, HEEL_Y[leg]],
+            filtered[:, TOE_Y[leg]],
+            rate,
+            params,
+            measured=(np.isfinite(bridged[:, HEEL[leg]]), np.isfinite(bridged[:, TOE[leg]])),
+            raw=(raw[:, HEEL[leg]], raw[:, TOE[leg]]),
+            segments=segments,
+        )
+        toe = filtered[:, TOE[leg]]
+        events += [GaitEvent(int(f), leg, "foot_strike") for f in fs]
+        events += [GaitEvent(int(t), leg, "toe_off") for t in to]
+        pairs = [
+            (int(a), int(b))
+            for a, b in itertools.pairwise(fs)
+            if (b - a) / rate <= params.max_stride_s and segments[a] == segments[b]  # one person per stride
+        ]
+        toe_offs = [toe_off_between(to, a, b, toe) for a, b in pairs]
+        durations = [(b - a) / rate for (a, b), tof in zip(pairs, toe_offs, strict=True) if tof is not None]
+        median = float(np.median(durations)) if durations else None
+        quality = leg_visibility(lm, leg)
+        for (a, b), tof in zip(pairs, toe_offs, strict=True):
+            strides.append(
+                measure_stride(leg, a, tof, b, filtered, quality, mask, int(d_frame[a]), roll, rate, params, median)
+            )
+        cad_leg[leg] = cadence_spm(durations)
+    events.sort(key=lambda e: (e.frame, e.leg))
+    strides.sort(key=lambda s: (s.foot_strike_frame, s.leg))
+    all_durations = [s.duration_s for s in strides if s.toe_off_frame is not None and s.reason == ""]
+    return GaitReport(
+        fps=rate,
+        frames=len(series),
+        frames_with_pose=int(np.sum(series.found & np.isfinite(lm[:, :, 0]).any(axis=1))),
+        direction=direction_name(d),
+        roll_deg=roll,
+        near_leg=near_leg(lm),
+        events=events,
+        strides=strides,
+        cadence_spm=cadence_spm(all_durations),
+        cadence_by_leg=cad_leg,
+    )

@@ -1,0 +1,226 @@
+"""Stride measurement shared by the offline and live paths, and the result types."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hipcam.config.gait import GaitParams
+from hipcam.gait.classify import arch_margin, classify
+from hipcam.gait.kinematics import THIGH, TRUNK, level_axis_angle
+from hipcam.vision import mask_features as mf
+
+_THIGH_MASK = {"left": mf.THIGH_MASK_LEFT, "right": mf.THIGH_MASK_RIGHT}
+_PEAK_HALF_WINDOW_S = 0.04  # the mask thigh is pooled this close to the peak thigh frame
+_NEUTRAL_SHARE = 0.25  # the stride's least-extended quarter (by the more extended thigh) is the reference
+_MIN_LUMBAR_SAMPLES = 2  # measured mask frames needed in each of the two windows
+
+
+@dataclass
+class GaitEvent:
+    frame: int
+    leg: str
+    type: str  # "foot_strike" | "toe_off"
+
+
+@dataclass
+class BackArch:
+    detected: bool
+    lumbar_depth_ratio: float | None  # absolute upper-hull outline depth (stride median): information only
+    trunk_back_tilt_deg: float  # how far the trunk tips backward at peak extension (< 0: leaning forward)
+    # The mask's D measure (trunk lengths): lower-back depth at peak thigh extension minus that in the
+    # stride's least-extended phase; > 0 = the back arches as the thigh extends. None: not measurable.
+    lumbar_arch_change: float | None = None
+    lower_back_depth_peak: float | None = None  # median within lumbar_window_s of the peak thigh frame
+    lower_back_depth_neutral: float | None = None  # median over the stride's least-extended quarter
+
+
+@dataclass
+class Stride:
+    leg: str
+    foot_strike_frame: int
+    toe_off_frame: int | None
+    end_frame: int  # the next foot strike of the same leg
+    peak_frame: int | None
+    thigh_peak_deg: float
+    trunk_lean_deg: float
+    hip_extension_deg: float
+    back_arch: BackArch
+    cls: str
+    confidence: float
+    duration_s: float
+    stance_s: float | None
+    swing_s: float | None
+    thigh_source: str = "landmarks"  # or "mask" when the outline's thigh axis was used
+    thigh_landmark_deg: float = math.nan
+    reason: str = ""  # why the stride is 'unknown'
+
+
+@dataclass
+class GaitReport:
+    fps: float
+    frames: int
+    frames_with_pose: int
+    direction: str
+    roll_deg: float
+    near_leg: str | None
+    events: list[GaitEvent]
+    strides: list[Stride]
+    cadence_spm: float | None
+    cadence_by_leg: dict[str, float | None] = field(default_factory=dict)
+
+
+def _nanmedian(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else math.nan
+
+
+def measure_stride(
+    leg: str,
+    start: int,
+    toe_off: int | None,
+    end: int,
+    filtered: np.ndarray,
+    quality: np.ndarray,
+    mask: np.ndarray | None,
+    d: int,
+    roll_deg: float,
+    fps: float,
+    params: GaitParams,
+    median_duration_s: float | None,
+    offset: int = 0,
+) -> Stride:
+    """Measure and classify the stride [start, end) of `leg`.
+
+    filtered: signals [n, CHANNELS]; quality: this leg's visibility [n]; mask: mask features [n, K] in
+    mask_features.FEATURE_NAMES order or None. start/toe_off/end index these arrays; `offset` is added
+    to report absolute frame numbers (the live buffer's position in the stream).
+    """
+    duration = (end - start) / fps
+    thigh = filtered[start:end, THIGH[leg]]
+    stride = Stride(
+        leg=leg, foot_strike_frame=start + offset, toe_off_frame=None if toe_off is None else toe_off + offset,
+        end_frame=end + offset, peak_frame=None, thigh_peak_deg=math.nan, trunk_lean_deg=math.nan,
+        hip_extension_deg=math.nan, back_arch=BackArch(False, None, math.nan), cls="unknown", confidence=0.0,
+        duration_s=duration, stance_s=None if toe_off is None else (toe_off - start) / fps,
+        swing_s=None if toe_off is None else (end - toe_off) / fps,
+    )  # fmt: skip
+    q = float(np.median(quality[start:end])) if end > start else 0.0
+    if toe_off is None:
+        stride.reason = "no single toe-off between the foot strikes"
+    elif median_duration_s and abs(duration / median_duration_s - 1.0) > params.stride_tolerance:
+        stride.reason = "stride duration off the median (split or merged stride)"
+    elif q < params.min_visibility:
+        stride.reason = "leg occluded (low landmark visibility)"
+    elif np.isfinite(thigh).mean() < 0.7:
+        stride.reason = "too few frames with this leg's thigh"
+    if not np.isfinite(thigh).any():
+        stride.reason = stride.reason or "no thigh angle"
+        return stride
+    p = start + int(np.nanargmax(thigh))
+    stride.peak_frame = p + offset
+    thigh_lm = float(filtered[p, THIGH[leg]])
+    trunk = float(filtered[p, TRUNK])
+    thigh_used, source = thigh_lm, "landmarks"
+    arch = BackArch(False, None, -trunk)
+    if mask is not None:
+        other = "right" if leg == "left" else "left"
+        separation = thigh_lm - float(filtered[p, THIGH[other]])
+        # The outline's thigh axis is only measurable where the thighs are apart in the image; with
+        # them merged near the hip it reads the pair's common centre (much too extended).
+        if np.isfinite(separation) and separation >= params.thigh_mask_min_separation_deg:
+            thigh_used, source = _mask_thigh(thigh_lm, mask, p, leg, d, roll_deg, fps, params)
+        arch = lumbar_arch(mask, filtered, start, end, p, fps, params, -trunk)
+    stride.thigh_landmark_deg, stride.thigh_peak_deg, stride.thigh_source = thigh_lm, thigh_used, source
+    stride.trunk_lean_deg = trunk
+    stride.hip_extension_deg = thigh_used - trunk
+    arch.detected = arch_margin(trunk, arch.lumbar_arch_change, params) >= 0
+    stride.back_arch = arch
+    if stride.reason:
+        return stride
+    stride.cls, stride.confidence = classify(thigh_used, trunk, arch.lumbar_arch_change, min(1.0, q), params)
+    if stride.cls == "unknown":
+        stride.reason = "low confidence"
+    return stride
+
+
+def lumbar_arch(
+    mask: np.ndarray,
+    filtered: np.ndarray,
+    start: int,
+    end: int,
+    peak: int,
+    fps: float,
+    params: GaitParams,
+    back_tilt_deg: float,
+) -> BackArch:
+    """The back-arch measures of the stride [start, end) whose thigh peaks at `peak` (BackArch.detected
+    is left False: the caller decides with classify.arch_margin).
+
+    mask: mask features [n, K] (mask_features.FEATURE_NAMES order), indexed like `filtered`. Arching to
+    fake extension means the lordosis grows as the thigh reaches its peak, so the D measure is a change
+    within the runner's own stride: the median lower-back depth within `lumbar_window_s` of the peak
+    minus its median over the stride's least-extended quarter (the frames where the more extended of
+    the two thighs is lowest, i.e. around each mid-stance). A constant offset (build, clothing, the
+    buttock's shape, the mask's soft edge) cancels. Needs _MIN_LUMBAR_SAMPLES measured frames in each
+    window, else the change is None. The absolute upper-hull depth is kept as information only.
+    """
+    arch = BackArch(False, None, back_tilt_deg)
+    hull = mask[start:end, mf.LUMBAR_DEPTH]
+    if np.isfinite(hull).sum() >= 3:
+        arch.lumbar_depth_ratio = _nanmedian(hull)
+    depth = mask[start:end, mf.LOWER_BACK_DEPTH]
+    half = max(1, round(params.lumbar_window_s * fps))
+    near_peak = depth[max(peak - half - start, 0) : peak + half + 1 - start]
+    thighs = filtered[start:end, [THIGH["left"], THIGH["right"]]]
+    finite = np.isfinite(thighs).any(axis=1)
+    if finite.sum() < 4:
+        return arch
+    most_extended = np.max(np.where(np.isfinite(thighs), thighs, -np.inf), axis=1)
+    cut = float(np.percentile(most_extended[finite], 100 * _NEUTRAL_SHARE))
+    neutral = depth[finite & (most_extended <= cut)]
+    if min(np.isfinite(near_peak).sum(), np.isfinite(neutral).sum()) < _MIN_LUMBAR_SAMPLES:
+        return arch
+    arch.lower_back_depth_peak, arch.lower_back_depth_neutral = _nanmedian(near_peak), _nanmedian(neutral)
+    arch.lumbar_arch_change = arch.lower_back_depth_peak - arch.lower_back_depth_neutral
+    return arch
+
+
+def _mask_thigh(
+    thigh_lm: float, mask: np.ndarray, p: int, leg: str, d: int, roll: float, fps: float, params: GaitParams
+) -> tuple[float, str]:
+    """Use the mask's thigh axis where it departs from the landmarks' (hip landmark off the thigh axis).
+
+    The departure must exceed `thigh_mask_disagree_deg` plus the mask measure's own spread around the
+    peak (interquartile range over ±40 ms): on real footage the far thigh's outline merges with the near
+    leg and buttock, its axis jitters by 3-6 deg, and a plain threshold then swaps in the noisier value.
+    """
+    half = max(1, round(_PEAK_HALF_WINDOW_S * fps))
+    raw = mask[max(p - half, 0) : p + half + 1, _THIGH_MASK[leg]]
+    raw = raw[np.isfinite(raw)]
+    if raw.size < 2:
+        return thigh_lm, "landmarks"
+    spread = float(np.subtract(*np.percentile(raw, [75, 25])))
+    thigh_mask = float(level_axis_angle(float(np.median(raw)), d, roll, up=False))
+    # A hip landmark placed high at the waistband tilts the thigh by a few degrees (raising it by 30 % of
+    # the thigh's length at 20 deg costs under 5 deg); a far larger departure means the outline is wrong
+    # (thighs merged, an arm or a shadow), not the landmarks.
+    if params.thigh_mask_disagree_deg + spread < abs(thigh_mask - thigh_lm) <= params.thigh_mask_max_disagree_deg:
+        return thigh_mask, "mask"
+    return thigh_lm, "landmarks"
+
+
+def cadence_spm(stride_durations_s: list[float], tolerance: float = 0.25) -> float | None:
+    """Steps per minute from same-leg stride durations (one stride = two steps).
+
+    Strides within `tolerance` of the median are averaged: the median rejects split or merged
+    strides, the mean of whole-frame durations then recovers sub-frame precision.
+    """
+    if not stride_durations_s:
+        return None
+    dur = np.asarray(stride_durations_s, dtype=np.float64)
+    med = float(np.median(dur))
+    inliers = dur[np.abs(dur / med - 1.0) <= tolerance]
+    return 120.0 / float(np.mean(inliers)) if inliers.size else 120.0 / med

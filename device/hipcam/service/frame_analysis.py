@@ -1,0 +1,174 @@
+"""One frame through BlazePose, the mask measures and the live gait analysis.
+
+``Analyzer`` is the only place the service touches hipcam.pose and hipcam.gait. The gait tracker is
+built on the first frame, when the frame size (which the normalized landmarks refer to) and, in
+level mode "auto", the camera roll (from that frame) are known. It is rebuilt when another person
+takes over and when the ``level`` or ``gait`` config section changes (page settings, see
+hipcam.service.settings), so no stride spans two runners or two settings.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from hipcam.config import HipcamConfig, LevelConfig
+from hipcam.gait.level import estimate_roll
+from hipcam.gait.live import LiveGait, LiveUpdate
+from hipcam.gait.strides import Stride
+from hipcam.pose.tracker import BlazePose, PoseResult, StageTimings
+from hipcam.service.capture_worker import CapturedFrame
+from hipcam.service.state import LevelInfo, StrideRecord
+
+# The mask measures cost ~1-2 ms per frame at the work size; above this average they run on a
+# fraction of frames only (the gait analysis takes a median over each stride, so gaps are fine).
+MASK_BUDGET_S = 0.005
+
+
+class PoseModel(Protocol):
+    timings: StageTimings  # of the last processed frame, also when nobody was found
+
+    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> PoseResult | None: ...
+
+
+class GaitModel(Protocol):
+    @property
+    def direction(self) -> str: ...
+
+    def update(
+        self, t_s: float, landmarks: np.ndarray | None, mask_features: np.ndarray | None = None
+    ) -> LiveUpdate: ...
+
+
+GaitFactory = Callable[[HipcamConfig, float, float, tuple[int, int]], GaitModel]
+
+
+def load_pose(cfg: HipcamConfig) -> PoseModel:
+    """BlazePose, built once; the segmentation mask is kept for the back-arch measures."""
+    return BlazePose.from_config(cfg, keep_mask=True)
+
+
+def make_gait(cfg: HipcamConfig, fps_hint: float, roll_deg: float, frame_size: tuple[int, int]) -> GaitModel:
+    return LiveGait(cfg.gait, fps_hint, roll_deg, frame_size=frame_size)
+
+
+def resolve_level(level: LevelConfig, image: np.ndarray) -> LevelInfo:
+    """The roll to apply for the [level] section. Auto falls back to roll_deg when no edge is found
+    (the same rule as hipcam.gait.level.resolve_roll, which cannot say which case happened)."""
+    if level.mode == "off":
+        return LevelInfo("off", 0.0, "off")
+    if level.mode == "manual":
+        return LevelInfo("manual", level.roll_deg, "manual")
+    est = estimate_roll(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    return LevelInfo("auto", level.roll_deg, "no_edge") if est is None else LevelInfo("auto", est, "edge")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    landmarks: np.ndarray | None  # [33, 5], x/y normalized
+    update: LiveUpdate
+    timings: dict[str, float]  # seconds per metrics stage
+    detector_ran: bool
+    restarted: bool = False  # a new gait tracker started at this frame (its frame numbers restart)
+
+
+class MaskMeter:
+    """hipcam.vision.mask_features.measure on every frame while it is cheap, else on every k-th."""
+
+    def __init__(self, budget_s: float = MASK_BUDGET_S) -> None:
+        self._budget = budget_s
+        self._cost = 0.0  # moving average, seconds
+        self._n = 0
+
+    def features(self, result: PoseResult, direction: str) -> np.ndarray | None:
+        if result.mask_logits is None:
+            return None
+        self._n += 1
+        if self._n % max(1, math.ceil(self._cost / self._budget)):
+            return None
+        t0 = time.perf_counter()
+        row = result.mask_features(direction)
+        dt = time.perf_counter() - t0
+        self._cost = dt if self._n == 1 else 0.8 * self._cost + 0.2 * dt
+        return row
+
+
+class Analyzer:
+    """Pose -> mask measures -> gait for one stream of frames. Not thread-safe."""
+
+    def __init__(self, cfg: HipcamConfig, pose: PoseModel, gait_factory: GaitFactory = make_gait) -> None:
+        self.cfg, self.pose = cfg, pose
+        self._gait_factory = gait_factory
+        self._gait: GaitModel | None = None
+        self._built_for: tuple[object, object] | None = None  # (level, gait) sections the tracker uses
+        self._mask = MaskMeter()
+        self.level: LevelInfo | None = None  # applied by the current tracker
+
+    def run(self, frame: CapturedFrame) -> Analysis:
+        result = self.pose.process(frame.image, frame.timestamp_s)
+        if result is not None and result.switched:
+            self._gait = None  # another person took over: no stride may span two runners
+        if self._built_for != (self.cfg.level, self.cfg.gait):
+            self._gait = None  # settings changed: no stride may span two settings
+        restarted = self._gait is None
+        gait = self._gait or self._start_gait(frame.image)
+        timings = _seconds(self.pose.timings)
+        t0 = time.perf_counter()
+        features = self._mask.features(result, gait.direction) if result is not None else None
+        landmarks = result.landmarks if result is not None else None
+        update = gait.update(frame.timestamp_s, landmarks, features)
+        timings["gait"] = time.perf_counter() - t0
+        return Analysis(landmarks, update, timings, self.pose.timings.detector_ms > 0, restarted)
+
+    def _start_gait(self, image: np.ndarray) -> GaitModel:
+        level = self.cfg.level  # read once: a web thread may replace the section meanwhile
+        self._built_for = (level, self.cfg.gait)
+        self.level = resolve_level(level, image)
+        fps_hint = self.cfg.capture.true_fps or self.cfg.capture.fps  # LiveGait refines it from timestamps
+        h, w = image.shape[:2]
+        self._gait = self._gait_factory(self.cfg, fps_hint, self.level.roll_deg, (w, h))
+        return self._gait
+
+
+def _seconds(t: StageTimings) -> dict[str, float]:
+    return {
+        "preprocess": t.preprocess_ms / 1e3,
+        "detector": t.detector_ms / 1e3,
+        "landmark": t.landmark_ms / 1e3,
+        "postprocess": t.postprocess_ms / 1e3,
+    }
+
+
+def opt(value: float) -> float | None:
+    """NaN (the gait code's 'unknown') -> None."""
+    return value if math.isfinite(value) else None
+
+
+def stride_record(stride: Stride, t_end: float) -> StrideRecord:
+    """A completed gait stride as the page and the store see it.
+
+    Frame numbers are the gait tracker's (one per update), which the snapshot ring is keyed by;
+    ``t_end`` is the analysis time of the stride's closing foot strike.
+    """
+    arch = stride.back_arch
+    return StrideRecord(
+        leg=stride.leg,
+        cls=stride.cls if stride.cls in ("A", "B", "C", "D") else "U",
+        confidence=opt(stride.confidence),
+        hip_extension_deg=opt(stride.hip_extension_deg),
+        thigh_peak_deg=opt(stride.thigh_peak_deg),
+        trunk_lean_deg=opt(stride.trunk_lean_deg),
+        back_arch=arch.detected,
+        lumbar_depth_ratio=None if arch.lumbar_depth_ratio is None else opt(arch.lumbar_depth_ratio),
+        frame_start=stride.foot_strike_frame,
+        frame_end=stride.end_frame,
+        t_start=t_end - stride.duration_s if math.isfinite(stride.duration_s) else None,
+        t_end=t_end,
+        peak_frame=stride.peak_frame,
+    )

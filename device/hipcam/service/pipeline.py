@@ -1,0 +1,305 @@
+"""The one frame loop: capture thread -> freshest-frame slot -> pose -> gait -> state (+ store).
+
+Analysis always takes the newest frame (see hipcam.service.capture_worker), so the page shows what is
+happening now, not a backlog. Stride rows go to a small bounded writer queue so an fsync on the SD
+card never stalls the frame loop, and the camera-view JPEG is encoded on its own thread.
+
+Failures are states, not crashes: a lost camera is retried in-process (capture.reconnect_*); a read
+that hangs is reported after ``STALL_AFTER_S``; a missing or corrupt model shows "model not loaded"
+(the camera view keeps running) and is retried every ``MODEL_RETRY_S``.
+
+Watchdog: fed for every analysed frame, and while the capture thread is alive and actively retrying
+a lost camera (a restart would not bring the camera back, it would only hit the unit's start
+limit). A wedged frame loop or a hung camera read feeds nothing, so systemd restarts the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hipcam.capture import FrameSource
+from hipcam.config import HipcamConfig
+from hipcam.errors import HipcamError
+from hipcam.records.store import Store
+from hipcam.service.capture_worker import CapturedFrame, CaptureWorker, FreshestSlot
+from hipcam.service.frame_analysis import (
+    Analysis,
+    Analyzer,
+    GaitFactory,
+    PoseModel,
+    load_pose,
+    make_gait,
+    opt,
+    stride_record,
+)
+from hipcam.service.preview import PreviewEncoder
+from hipcam.service.snapshots import SnapshotRing
+from hipcam.service.state import LiveMetrics, LiveState, StrideRecord
+from hipcam.service.telemetry import NullOps, Ops
+
+log = logging.getLogger(__name__)
+
+MODEL_RETRY_S = 30.0
+NO_RUNNER_AFTER_S = 1.0  # no person for this long -> "no runner in view"
+STALL_AFTER_S = 1.5  # no frame from an open source for this long -> "camera lost"
+IDLE_WAKE_S = 0.25  # the loop wakes this often without frames, to detect stalls in time
+RETRY_ALIVE_S = 5.0  # the capture thread reported retry activity this recently -> feed the watchdog
+SNAPSHOT_RING = 90  # small frames kept so a stride's snapshot can show its peak frame (3 s at 30 fps)
+WRITER_QUEUE = 256
+
+
+@dataclass
+class _Pending:
+    session_id: int
+    stride: StrideRecord
+    snapshot: bytes | None
+
+
+class RecentCadence:
+    """Steps per minute from the median duration of the last strides (a stride is two steps).
+
+    Durations, not completion times, so a pause with nobody on the treadmill does not dilute it."""
+
+    def __init__(self, strides: int = 8) -> None:
+        self._durations: deque[float] = deque(maxlen=strides)
+
+    def update(self, new: tuple[StrideRecord, ...]) -> float | None:
+        for s in new:
+            if s.cls == "U":  # unknown strides include split and merged ones: their durations mislead
+                continue
+            if s.t_start is not None and s.t_end is not None and s.t_end > s.t_start:
+                self._durations.append(s.t_end - s.t_start)
+        return 120.0 / statistics.median(self._durations) if len(self._durations) >= 2 else None
+
+
+class StrideWriter:
+    """Commits strides off the frame loop; bounded, so a dead disk cannot eat memory."""
+
+    def __init__(self, store: Store, state: LiveState, ops: Ops) -> None:
+        self._store, self._state, self._ops = store, state, ops
+        self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=WRITER_QUEUE)
+        self._thread = threading.Thread(target=self._run, name="hipcam-store", daemon=True)
+        self.lost = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, item: _Pending) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.lost += 1
+            log.error("stride writer is %d strides behind; dropping a stride", WRITER_QUEUE)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                return
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                saved = self._store.add_stride(item.session_id, item.stride, item.snapshot)
+            except Exception:  # the writer must outlive one bad row (disk error, locked db)
+                log.exception("could not store a stride")
+                self._ops.pipeline_error("store")
+                continue
+            self._ops.stride_recorded()
+            if item.snapshot is not None and not saved.snapshot_saved:
+                # The disk went low since the frame loop looked, or the write failed (full disk).
+                self._ops.snapshot_skipped_low_disk()
+            self._state.attach_stride_ids(item.stride, item.session_id, saved.id)
+
+
+class Pipeline:
+    """Runs capture + analysis threads; everything it learns goes into ``state`` (and ``store``)."""
+
+    def __init__(
+        self,
+        cfg: HipcamConfig,
+        source: FrameSource,
+        state: LiveState,
+        store: Store | None,
+        ops: Ops | None = None,
+        pose_loader: Callable[[HipcamConfig], PoseModel] = load_pose,
+        gait_factory: GaitFactory = make_gait,
+    ) -> None:
+        self.cfg, self.source, self.state, self.store = cfg, source, state, store
+        self.ops: Ops = ops or NullOps()
+        self._pose_loader, self._gait_factory = pose_loader, gait_factory
+        self.slot = FreshestSlot()
+        self.capture = CaptureWorker(source, cfg, self.slot, state, self.ops)
+        self.preview = PreviewEncoder(state)
+        self.writer = StrideWriter(store, state, self.ops) if store is not None else None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hipcam-pipeline", daemon=True)
+        self._analyzer: Analyzer | None = None
+        self._pose_tried = -MODEL_RETRY_S
+        self._ring = SnapshotRing(SNAPSHOT_RING, cfg.storage.snapshot_width)
+        self._stall_after = max(STALL_AFTER_S, 3.0 / max(source.fps, 1.0)) if source.fps else STALL_AFTER_S
+        self._last_person = time.monotonic()
+        self._frame_dt: float | None = None
+        self._last_processed: float | None = None
+        self._cadence = RecentCadence()
+        self._reported_drops = 0
+        self._session: int | None = None
+        self.frames_processed = 0
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.state.set_source(self.source.name)
+        if self.writer is not None:
+            self.writer.start()
+        self.preview.start()
+        self.capture.start()
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.capture.stop(timeout)
+        self._thread.join(timeout)
+        self.preview.stop(timeout)
+        if self.writer is not None:
+            self.writer.stop(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ---- loop --------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            frame = self.slot.get(timeout=IDLE_WAKE_S)
+            self._report_drops()
+            if frame is None:
+                self._idle()
+                continue
+            try:
+                self._process(frame)
+            except Exception:  # one bad frame must not end the loop; it is counted and logged
+                log.exception("frame %d failed", frame.index)
+                self.ops.pipeline_error("postprocess")
+
+    def _report_drops(self) -> None:
+        dropped = self.slot.dropped
+        if dropped > self._reported_drops:
+            self.ops.frame_dropped(dropped - self._reported_drops)
+            self._reported_drops = dropped
+
+    def _idle(self) -> None:
+        """No frame: detect a hung read; keep the watchdog fed while the camera is being retried."""
+        now = time.monotonic()
+        cap = self.capture
+        if cap.streaming and not cap.stalled and now - cap.last_frame_at > self._stall_after:
+            cap.mark_stalled()
+            log.warning("no frames from %s for %.1f s", self.source.name, now - cap.last_frame_at)
+            self.state.set_status("camera_lost", f"No frames from the camera for {self._stall_after:.1f} s")
+        if cap.retrying_recently(now, RETRY_ALIVE_S):
+            self.ops.loop_alive()
+
+    def _ensure_analyzer(self) -> Analyzer | None:
+        if self._analyzer is not None:
+            return self._analyzer
+        now = time.monotonic()
+        if now - self._pose_tried < MODEL_RETRY_S:
+            return None
+        self._pose_tried = now
+        try:
+            self._analyzer = Analyzer(self.cfg, self._pose_loader(self.cfg), self._gait_factory)
+        except HipcamError as exc:
+            log.error("model not loaded: %s", exc)
+            self.state.set_status("model_missing", f"Model not loaded: {exc}")
+        return self._analyzer
+
+    def _process(self, frame: CapturedFrame) -> None:
+        started = time.perf_counter()
+        waited = time.time() - frame.captured_at  # shrink + time in the slot
+        analyzer = self._ensure_analyzer()
+        if analyzer is None:
+            self.preview.offer(frame.image, None, frame.captured_at)
+            return
+        out = analyzer.run(frame)
+        if out.restarted:
+            self._ring.clear()  # the new tracker's frame numbers start again; old frames would alias
+            if analyzer.level is not None:
+                self.state.set_level(analyzer.level)
+        self._ring.keep(out.update.frame, frame.timestamp_s, frame.image)
+        self._publish(frame, out, time.perf_counter() - started)
+        self.preview.offer(frame.image, out.landmarks, frame.captured_at)
+        timings = {**out.timings, "capture": max(0.0, waited)}
+        self.ops.frame_processed(time.perf_counter() - started, timings, out.detector_ran)
+
+    def _publish(self, frame: CapturedFrame, out: Analysis, elapsed: float) -> None:
+        now = time.monotonic()
+        if self._last_processed is not None:
+            dt = now - self._last_processed
+            self._frame_dt = dt if self._frame_dt is None else 0.9 * self._frame_dt + 0.1 * dt
+        self._last_processed = now
+        self.frames_processed += 1
+        if out.landmarks is not None:
+            self._last_person = now
+        status, message = "running", ""
+        if now - self._last_person > NO_RUNNER_AFTER_S:
+            status, message = "no_runner", "No runner in view"
+        self._follow_session()
+        upd = out.update
+        strides = tuple(stride_record(s, self._ring.time_of(s.end_frame, frame.timestamp_s)) for s in upd.strides)
+        self._store_strides(strides)
+        metrics = LiveMetrics(
+            thigh_deg=opt(upd.thigh_deg),
+            trunk_lean_deg=opt(upd.trunk_lean_deg),
+            hip_extension_deg=opt(upd.hip_extension_deg),
+            cadence_spm=self._cadence.update(strides),
+            fps=(1.0 / self._frame_dt) if self._frame_dt else None,
+            inference_ms=elapsed * 1000.0,
+            frames_processed=self.frames_processed,
+            frames_dropped=self.slot.dropped,
+            leg=upd.near_leg,
+        )
+        self.state.publish(
+            t_s=frame.timestamp_s,
+            frame_index=frame.index,
+            captured_at=frame.captured_at,
+            metrics=metrics,
+            strides=strides,
+            status=status,
+            message=message,
+        )
+
+    def _follow_session(self) -> None:
+        """A newly started session begins with a clean per-leg summary on the page."""
+        active = self.store.active_session_id if self.store is not None else None
+        if active != self._session:
+            if active is not None:
+                self.state.reset_summary()
+            self._session = active
+            self.state.set_flags(session_id=active)
+
+    def _store_strides(self, strides: tuple[StrideRecord, ...]) -> None:
+        if not strides or self.store is None or self.writer is None:
+            return
+        session = self.store.active_session_id
+        if session is None:
+            return
+        disk = self.store.disk_state()
+        self.state.set_flags(snapshots_paused=disk.snapshots_paused, disk_free_mb=round(disk.free_mb))
+        for stride in strides:
+            snap = None if disk.snapshots_paused else self._ring.jpeg(_peak_or_end(stride))
+            if disk.snapshots_paused:
+                self.ops.snapshot_skipped_low_disk()
+            self.writer.submit(_Pending(session, stride, snap))
+
+
+def _peak_or_end(stride: StrideRecord) -> int | None:
+    """The frame a stride's snapshot shows: its peak hip extension, else its closing strike."""
+    return stride.peak_frame if stride.peak_frame is not None else stride.frame_end
