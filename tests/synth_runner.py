@@ -228,7 +228,7 @@ def mask_features(sy: Synth) -> np.ndarray:
         if not sy.series.found[i]:
             continue
         mask = render_mask(sy.px[i], spec.width, spec.height, spec.direction, float(sy.lumbar_depth[i]))
-        out[i] = mf.measure(mask, lm[i], spec.direction)
+        out[i] = mf.measure(mask, lm[i], 1 if spec.direction == "right" else -1)
     return out
 
 

@@ -14,8 +14,9 @@ from service_fakes import wait_until as _wait
 from hipcam.auth import AttemptLimiter, hash_pin, verify_pin
 from hipcam.config import HipcamConfig
 from hipcam.records.store import Store
+from hipcam.records.stride import StrideRecord
 from hipcam.service.settings import Settings
-from hipcam.service.state import LiveMetrics, LiveState, stride_from_mapping
+from hipcam.service.state import LiveMetrics, LiveState
 from web_ui import create_app
 
 PIN = "2468"
@@ -26,7 +27,7 @@ def _publish(state: LiveState, n: int = 5) -> None:
     for i in range(n):
         state.publish(
             t_s=i / 30, frame_index=i, captured_at=1.0, metrics=LiveMetrics(thigh_deg=10.0 + i, trunk_lean_deg=3.0),
-            strides=[stride_from_mapping({"leg": "left" if i % 2 else "right", "class": "ABCD"[i % 4],
+            strides=[StrideRecord.from_json({"leg": "left" if i % 2 else "right", "class": "ABCD"[i % 4],
                                           "hip_extension_deg": 8.0 + i})],
             status="running",
         )  # fmt: skip
@@ -94,7 +95,7 @@ def test_session_flow_and_exports(env: Any) -> None:
     assert r.status_code == 201
     sid = r.get_json()["id"]
     assert c.post("/api/sessions", json={}, headers=h).status_code == 409
-    store.add_stride(sid, stride_from_mapping({"leg": "left", "class": "B", "hip_extension_deg": 14}), b"\xff\xd8x")
+    store.add_stride(sid, StrideRecord.from_json({"leg": "left", "class": "B", "hip_extension_deg": 14}), b"\xff\xd8x")
     assert c.get(f"/api/sessions/{sid}").get_json()["session"]["treadmill_speed"] == 10.5
     assert c.delete(f"/api/sessions/{sid}", headers=h).status_code == 409  # running
     assert c.post(f"/api/sessions/{sid}/stop", headers=h).status_code == 200
@@ -107,7 +108,7 @@ def test_session_flow_and_exports(env: Any) -> None:
     csv_r = c.get(f"/api/sessions/{sid}/export.csv")
     assert csv_r.mimetype == "text/csv" and "attachment" in csv_r.headers["Content-Disposition"]
     assert c.get(f"/api/sessions/{sid}/export.json").get_json()["strides"][0]["class"] == "B"
-    assert c.get(f"/api/sessions/{sid}/strides/{strides[0]['id']}/snapshot.jpg").status_code == 200
+    assert c.get(f"/api/sessions/{sid}/strides/{strides[0]['stride_id']}/snapshot.jpg").status_code == 200
     assert c.get(f"/sessions/{sid}").status_code == 200
     assert c.get("/api/sessions").get_json()["sessions"][0]["id"] == sid
     assert c.delete(f"/api/sessions/{sid}", headers=h).status_code == 204

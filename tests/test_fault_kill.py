@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from hipcam.records.store import DB_NAME, SNAPSHOT_DIR, Store
+from hipcam.records.schema import DB_NAME
+from hipcam.records.snapshot_files import SNAPSHOT_DIR
+from hipcam.records.store import Store
 
 KILLS = int(os.environ.get("HIPCAM_FAULT_KILLS", "50"))
 SEED = int(os.environ.get("HIPCAM_FAULT_SEED", "20240611"))
@@ -34,7 +36,7 @@ CHILD = textwrap.dedent(
     import dataclasses
     import sys
     from pathlib import Path
-    from hipcam.service.state import StrideRecord
+    from hipcam.records.stride import StrideRecord
     from hipcam.records.store import Store
 
     store = Store(Path(sys.argv[1]), min_free_mb=10)
@@ -47,7 +49,7 @@ CHILD = textwrap.dedent(
         vals = dict(
             leg="left" if i % 2 else "right", cls="ABCD"[i % 4], confidence=0.9,
             hip_extension_deg=10.0 + i % 7, thigh_peak_deg=20.0, trunk_lean_deg=5.0, back_arch=False,
-            frame_start=i * 30, frame_end=i * 30 + 29, t_start=i * 1.0, t_end=i * 1.0 + 0.97,
+            foot_strike_frame=i * 30, end_frame=i * 30 + 29, t_start=i * 1.0, t_end=i * 1.0 + 0.97,
         )
         # Fields added to StrideRecord later are filled with None (the schema is not under test).
         rec = StrideRecord(**{
@@ -119,7 +121,7 @@ def test_sigkill_50_times_keeps_every_acknowledged_stride(tmp_path: Path) -> Non
         sessions = store.list_sessions(limit=1000)
         assert all(s["ended_at"] is not None for s in sessions)
         total = sum(s["stride_count"] for s in sessions)
-        named = {r["snapshot"] for s in sessions for r in store.strides(s["id"]) if r["snapshot"]}
+        named = {r.snapshot for s in sessions for r in store.strides(s["id"]) if r.snapshot}
     finally:
         store.close()
     assert total >= len(all_acked) > 0
@@ -134,7 +136,7 @@ def test_sigkill_50_times_keeps_every_acknowledged_stride(tmp_path: Path) -> Non
 
 def test_stride_count_matches_after_clean_reopen(tmp_path: Path) -> None:
     """Control: without a kill, what was written is what is read back."""
-    from hipcam.service.state import StrideRecord
+    from hipcam.records.stride import StrideRecord
 
     store = Store(tmp_path, min_free_mb=10)
     sid = store.start_session()["id"]

@@ -15,6 +15,7 @@ from hipcam.gait.offline import analyze
 from hipcam.gait.report import format_table, to_dict
 from hipcam.gait.strides import Stride
 from hipcam.records.landmarks_file import LandmarkSeries
+from hipcam.records.stride import COLUMNS, StrideRecord
 from hipcam.vision import mask_features as mf
 
 P = GaitParams()
@@ -208,10 +209,8 @@ def test_report_schema() -> None:
     d = to_dict(r)
     assert set(d) == {"fps", "frames", "frames_with_pose", "direction", "events", "strides", "summary"}
     assert set(d["summary"]) == {"cadence_spm", "class_counts", "hip_extension_deg_mean", "trunk_lean_deg_mean"}
-    assert set(d["strides"][0]) == {
-        "leg", "foot_strike_frame", "toe_off_frame", "end_frame", "thigh_peak_deg", "trunk_lean_deg",
-        "hip_extension_deg", "back_arch", "class", "confidence",
-    }  # fmt: skip
+    assert set(d["strides"][0]) == set(COLUMNS)  # the one stride shape of store, API and export
+    assert StrideRecord.from_json(d["strides"][0]).to_json() == d["strides"][0]
     assert {e["type"] for e in d["events"]} == {"foot_strike", "toe_off"}
     table = format_table(r)
     assert "cadence" in table and len(table.splitlines()) >= len(r.strides) + 2

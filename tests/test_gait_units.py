@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 from synth_runner import RunnerSpec, generate, render_mask
 
+from hipcam.config import LevelConfig
 from hipcam.config.gait import GaitParams
+from hipcam.domain import LevelInfo
 from hipcam.errors import HipcamError, LandmarksFileError
-from hipcam.gait import level
 from hipcam.gait.offline import analyze
 from hipcam.records.landmarks_file import LandmarkSeries, load
 from hipcam.vision import mask_features as mf
+from hipcam.vision import roll as level_roll
 
 P = GaitParams()
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -31,7 +33,7 @@ def test_mask_lumbar_depth(depth: float) -> None:
     sy = generate(RunnerSpec(noise_px=0.0, drop_frame_prob=0, drop_landmark_prob=0, seed=1))
     px = sy.px[30]
     mask = render_mask(px, 640, 480, "right", depth)
-    feats = mf.measure(mask, _lm_px(px), "right")
+    feats = mf.measure(mask, _lm_px(px), 1)
     assert feats.shape == (len(mf.FEATURE_NAMES),) and feats.dtype == np.float32
     assert abs(feats[mf.LUMBAR_DEPTH] - depth) < 0.025  # ~+0.02 bias: sampling step and the shoulder curve
 
@@ -45,13 +47,13 @@ def test_mask_thigh_axis_recovers_high_hip() -> None:
     high = px.copy()
     high[[23, 24], 1] -= 40.0  # hip landmark high, at the waistband
     lm_thigh = np.degrees(np.arctan2(-(high[26, 0] - high[24, 0]), high[26, 1] - high[24, 1]))
-    feats = mf.measure(mask, _lm_px(high), "right")
+    feats = mf.measure(mask, _lm_px(high), 1)
     assert true_thigh - lm_thigh > 4.0  # the landmark thigh under-reads extension
     assert abs(feats[mf.THIGH_MASK_RIGHT] - true_thigh) < 2.5
 
 
 def test_mask_unmeasurable_is_nan() -> None:
-    feats = mf.measure(np.zeros((480, 640), np.float32), np.full((33, 5), np.nan), None)
+    feats = mf.measure(np.zeros((480, 640), np.float32), np.full((33, 5), np.nan), 1)
     assert np.isnan(feats).all()
 
 
@@ -62,13 +64,15 @@ def test_estimate_roll(roll: float) -> None:
     rng = np.random.default_rng(0)
     deck = (yy - 170) * np.cos(np.radians(roll)) - (xx - 160) * np.sin(np.radians(roll)) > 0
     img = np.where(deck, 60.0, 180.0) + rng.normal(0, 8, (h, w))
-    est = level.estimate_roll(img)
+    est = level_roll.estimate_roll(img)
     assert est is not None and abs(est - roll) < 0.3
-    assert level.resolve_roll("manual", 2.0, img) == 2.0 and level.resolve_roll("off", 2.0, img) == 0.0
+    assert level_roll.resolve_level(LevelConfig(mode="manual", roll_deg=2.0), img).roll_deg == 2.0
+    assert level_roll.resolve_level(LevelConfig(mode="off", roll_deg=2.0), img).roll_deg == 0.0
+    assert level_roll.resolve_level(LevelConfig(mode="auto", roll_deg=2.0), None) == LevelInfo("auto", 2.0, "no_edge")
 
 
 def test_estimate_roll_none_without_edge() -> None:
-    assert level.estimate_roll(np.random.default_rng(1).normal(100, 5, (120, 160))) is None
+    assert level_roll.estimate_roll(np.random.default_rng(1).normal(100, 5, (120, 160))) is None
 
 
 def _series(lm: np.ndarray, fps: float = 30.0) -> LandmarkSeries:

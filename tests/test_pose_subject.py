@@ -13,7 +13,7 @@ import pytest
 
 from hipcam.capture.opencv_source import OpenCVSource
 from hipcam.config import HipcamConfig
-from hipcam.domain import LEFT_HIP, RIGHT_HIP
+from hipcam.domain import Landmark
 from hipcam.pose.tracker import BlazePose
 
 # frame -> the walker's hip centre in pixels (1768 x 994 frames); the man is on or above the box then.
@@ -36,7 +36,8 @@ def _hips_at(video: Path, cfg: HipcamConfig, frames: set[int]) -> tuple[dict[int
                 hips[frame.index] = (
                     None
                     if result is None
-                    else result.landmarks[[LEFT_HIP, RIGHT_HIP], :2].mean(axis=0) * [result.width, result.height]
+                    else result.landmarks[[Landmark.LEFT_HIP, Landmark.RIGHT_HIP], :2].mean(axis=0)
+                    * [result.width, result.height]
                 )
     finally:
         source.close()

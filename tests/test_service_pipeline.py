@@ -14,10 +14,11 @@ from service_fakes import wait_until as _wait
 from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError, VideoError
 from hipcam.records.store import Store
+from hipcam.records.stride import StrideRecord
 from hipcam.service.capture_worker import CapturedFrame, FreshestSlot, Pacer, shrink
 from hipcam.service.pipeline import Pipeline, RecentCadence, StrideWriter, _Pending
 from hipcam.service.snapshots import SnapshotRing
-from hipcam.service.state import LiveState, StrideRecord, stride_from_mapping
+from hipcam.service.state import LiveState
 from hipcam.service.telemetry import NullOps
 
 CFG = HipcamConfig.model_validate({"capture": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5}})
@@ -107,13 +108,13 @@ def test_stride_writer_counts_a_snapshot_only_when_the_store_did_not_save_it(
     ops = CountingOps()
     writer = StrideWriter(store, LiveState(), ops)
     writer.start()
-    writer.submit(_Pending(session, stride_from_mapping({"leg": "left", "class": "B"}), b"\xff\xd8jpeg"))
-    writer.submit(_Pending(session, stride_from_mapping({"leg": "right", "class": "C"}), None))
+    writer.submit(_Pending(session, StrideRecord.from_json({"leg": "left", "class": "B"}), b"\xff\xd8jpeg"))
+    writer.submit(_Pending(session, StrideRecord.from_json({"leg": "right", "class": "C"}), None))
     writer.stop()
     try:
         rows = store.strides(session)
         assert ops.recorded == 2 and ops.skipped == int(low_disk)  # a stride without a snapshot is no skip
-        assert [r["snapshot"] is not None for r in rows] == [not low_disk, False]
+        assert [r.snapshot is not None for r in rows] == [not low_disk, False]
     finally:
         store.close()
 
@@ -234,7 +235,9 @@ def test_pacer_plays_a_file_at_its_rate_without_bursting() -> None:
 
 
 def _stride(t_start: float, t_end: float, cls: str = "B") -> StrideRecord:
-    return StrideRecord("left", cls, 0.9, 20.0, 20.0, 0.0, False, None, None, None, t_start, t_end)
+    return StrideRecord(
+        "left", cls, 0.9, hip_extension_deg=20.0, thigh_peak_deg=20.0, trunk_lean_deg=0.0, t_start=t_start, t_end=t_end
+    )
 
 
 def test_cadence_from_stride_durations_ignores_pauses() -> None:
@@ -244,7 +247,7 @@ def test_cadence_from_stride_durations_ignores_pauses() -> None:
     # The runner steps off for a minute and comes back: the rate is still the runner's, not diluted.
     assert abs(cadence.update((_stride(61.0, 61.7),)) - 120.0 / 0.7) < 1e-9
     # A split stride (unknown) does not count.
-    assert abs(cadence.update((_stride(62.0, 62.3, "U"), _stride(62.3, 62.6, "U"))) - 120.0 / 0.7) < 1e-9
+    assert abs(cadence.update((_stride(62.0, 62.3, "unknown"), _stride(62.3, 62.6, "unknown"))) - 120.0 / 0.7) < 1e-9
 
 
 def test_changed_level_or_direction_restarts_the_gait_tracker() -> None:

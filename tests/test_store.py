@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from hipcam.records.store import SCHEMA_VERSION, SessionConflict, Store, StoreError
-from hipcam.service.state import StrideRecord, stride_from_mapping
+from hipcam.records.schema import SCHEMA_VERSION
+from hipcam.records.store import SessionConflict, Store, StoreError
+from hipcam.records.stride import StrideRecord
 
 
 def _stride(leg: str = "left", cls: str = "B", ext: float = 12.0) -> StrideRecord:
-    return stride_from_mapping(
+    return StrideRecord.from_json(
         {"leg": leg, "class": cls, "hip_extension_deg": ext, "trunk_lean_deg": 4.0, "confidence": 0.8,
-         "frame_start": 1, "frame_end": 30, "t_start": 0.0, "t_end": 1.0}
+         "foot_strike_frame": 1, "end_frame": 30, "t_start": 0.0, "t_end": 1.0}
     )  # fmt: skip
 
 
@@ -55,7 +56,7 @@ def test_session_lifecycle(store: Store) -> None:
     assert csv_text is not None and csv_text.count("\n") == 3
     assert store.set_notes(s["id"], "good")
     assert store.delete_session(s["id"]) and store.get_session(s["id"]) is None
-    assert not (store.snapshot_root / str(s["id"])).exists()
+    assert not (store.snapshots.root / str(s["id"])).exists()
 
 
 def test_low_disk_pauses_snapshots(tmp_path: Path) -> None:
@@ -82,10 +83,10 @@ def test_restart_closes_orphan_session(tmp_path: Path) -> None:
 
 def test_snapshot_write_failure_still_records_the_stride(store: Store) -> None:
     session = store.start_session()["id"]
-    (store.snapshot_root / str(session)).write_bytes(b"")  # a file where the session folder should be
+    (store.snapshots.root / str(session)).write_bytes(b"")  # a file where the session folder should be
     sid, saved = store.add_stride(session, _stride(), b"\xff\xd8jpeg")
     assert not saved and store.snapshot_path(session, sid) is None
-    assert [r["snapshot"] for r in store.strides(session)] == [None]
+    assert [r.snapshot for r in store.strides(session)] == [None]
 
 
 def test_reopen_removes_snapshots_no_row_names(tmp_path: Path) -> None:
@@ -94,7 +95,7 @@ def test_reopen_removes_snapshots_no_row_names(tmp_path: Path) -> None:
     session = s.start_session()["id"]
     sid, _ = s.add_stride(session, _stride(), b"\xff\xd8kept")
     kept = s.snapshot_path(session, sid)
-    folder = s.snapshot_root / str(session)
+    folder = s.snapshots.root / str(session)
     (folder / "0123abcd.jpg").write_bytes(b"\xff\xd8orphan")  # written, row never committed
     (folder / ".x.jpg.k2j3.tmp").write_bytes(b"\xff")  # killed inside the atomic write
     s.close()  # "power cut": never stopped
@@ -120,6 +121,6 @@ def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_csv_formula_injection_guard(store: Store) -> None:
-    from hipcam.records.store import _csv_cell
+    from hipcam.records.export import _csv_cell
 
     assert _csv_cell("=cmd()") == "'=cmd()" and _csv_cell(3.0) == 3.0

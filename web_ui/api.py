@@ -142,7 +142,7 @@ def api_blueprint(state: LiveState, store: Store, settings: Settings, limiter: A
     @bp.get("/sessions/<int:session_id>/strides")
     def strides(session_id: int) -> Response:
         _session_or_404(session_id)
-        return jsonify(strides=store.strides(session_id))
+        return jsonify(strides=[s.to_json() for s in store.strides(session_id)])
 
     @bp.get("/sessions/<int:session_id>/export.csv")
     def export_csv(session_id: int) -> Response:

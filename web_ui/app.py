@@ -11,6 +11,7 @@ from flask import Blueprint, Flask
 
 from hipcam.auth import AttemptLimiter
 from hipcam.config import HipcamConfig
+from hipcam.domain import CLASS_INFO, CLASSIFIED, page_vocabulary
 from hipcam.records.store import Store
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
@@ -67,6 +68,9 @@ def create_app(
             "csrf_token": security.csrf_token,
             "logged_in": security.logged_in(),
             "pin_set": bool(cfg.server.pin_hash),
+            "vocabulary": page_vocabulary(),
+            "classes": CLASS_INFO,
+            "classified": CLASSIFIED,
         }
 
     return app

@@ -9,17 +9,11 @@ from urllib.parse import urlparse
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WResponse
 
+from hipcam.records import export
 from hipcam.records.store import Store
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
 from web_ui.security import ApiError
-
-CLASS_INFO: dict[str, tuple[str, str]] = {
-    "A": ("Neutral", "No extension beyond neutral"),
-    "B": ("True hip extension", "The goal: the thigh moves back from the hip"),
-    "C": ("Leaning forward", "Apparent extension from a forward trunk lean"),
-    "D": ("Arching the back", "Apparent extension from an arched lower back"),
-}
 
 
 def _fmt_time(ts: float | None) -> str:
@@ -48,7 +42,7 @@ def views_blueprint(state: LiveState, store: Store, settings: Settings) -> Bluep
 
     @bp.get("/")
     def live() -> str:
-        return render_template("live.html", classes=CLASS_INFO, page="live")
+        return render_template("live.html", page="live")
 
     @bp.get("/sessions")
     def sessions() -> str:
@@ -59,9 +53,10 @@ def views_blueprint(state: LiveState, store: Store, settings: Settings) -> Bluep
         found = store.get_session(session_id)
         if found is None:
             raise ApiError(404, f"There is no session {session_id}.")
-        strides = store.strides(session_id)
-        summary = store.session_summary(session_id)
-        by_id = {s["id"]: s for s in strides}
+        records = store.strides(session_id)
+        summary = export.session_summary(records)
+        strides = [r.to_json() for r in records]
+        by_id = {s["stride_id"]: s for s in strides}
         return render_template(
             "session.html",
             s=found,
@@ -69,7 +64,6 @@ def views_blueprint(state: LiveState, store: Store, settings: Settings) -> Bluep
             summary=summary,
             best=by_id.get(summary["best_stride_id"]),
             worst=by_id.get(summary["worst_stride_id"]),
-            classes=CLASS_INFO,
             duration=_duration,
             page="sessions",
         )

@@ -26,7 +26,13 @@
   function fmt(v, digits) {
     return (v === null || v === undefined || Number.isNaN(v)) ? "–" : Number(v).toFixed(digits === undefined ? 1 : digits);
   }
-  window.hipcam = { api: api, csrf: csrf, fmt: fmt };
+  // hipcam.domain's vocabulary (classes, legs, landmarks, skeleton, colours), injected by the base template.
+  const vocab = JSON.parse(document.getElementById("hipcam-vocabulary").textContent);
+  const root = document.documentElement.style;
+  Object.keys(vocab.classes).forEach(function (c) { root.setProperty("--" + c, vocab.classes[c].colour); });
+  root.setProperty("--thigh", vocab.colours.thigh);
+  root.setProperty("--trunk", vocab.colours.trunk);
+  window.hipcam = { api: api, csrf: csrf, fmt: fmt, vocab: vocab };
   document.addEventListener("DOMContentLoaded", function () {
     const out = document.getElementById("logout-btn");
     if (out) {

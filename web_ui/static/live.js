@@ -1,14 +1,8 @@
 /* Live page: SSE state updates, camera view with skeleton, thigh/trunk plot, session start/stop. */
 "use strict";
 (function () {
-  const CLASS = {
-    A: ["Neutral", "No extension beyond neutral"],
-    B: ["True hip extension", "The goal: the thigh moves back from the hip"],
-    C: ["Leaning forward", "Apparent extension from a forward trunk lean"],
-    D: ["Arching the back", "Apparent extension from an arched lower back"]
-  };
-  const EDGES = [[11, 12], [11, 23], [12, 24], [23, 24], [11, 13], [13, 15], [12, 14], [14, 16],
-    [23, 25], [25, 27], [27, 29], [29, 31], [27, 31], [24, 26], [26, 28], [28, 30], [30, 32], [28, 32]];
+  const V = window.hipcam.vocab;  // classes, legs, landmarks and the skeleton, from hipcam.domain
+  const J = V.leg_joints;
   const PLOT_WINDOW_S = 10;
   const $ = function (id) { return document.getElementById(id); };
   const fmt = function (v, d) { return window.hipcam.fmt(v, d); };
@@ -47,11 +41,11 @@
 
   function renderClass() {
     const card = $("class-card");
-    const cls = CLASS[state.current_class] ? state.current_class : null;
+    const cls = V.classified.indexOf(state.current_class) >= 0 ? state.current_class : null;
     card.className = "class-card " + (cls ? "cls-" + cls : "cls-none");
     $("class-letter").textContent = cls || "–";
-    $("class-name").textContent = cls ? CLASS[cls][0] : "Waiting for strides";
-    $("class-meaning").textContent = cls ? CLASS[cls][1] : "Classes appear as strides complete";
+    $("class-name").textContent = cls ? V.classes[cls].name : "Waiting for strides";
+    $("class-meaning").textContent = cls ? V.classes[cls].meaning : "Classes appear as strides complete";
   }
 
   function renderMetrics() {
@@ -75,7 +69,7 @@
       strip.replaceChildren.apply(strip, mine.map(function (s) {
         const c = document.createElement("span");
         c.className = "chip cls-" + s["class"];
-        c.textContent = s["class"] === "U" ? "?" : s["class"];
+        c.textContent = V.classes[s["class"]] ? V.classes[s["class"]].symbol : "?";
         c.title = leg + " · ext " + fmt(s.hip_extension_deg, 1) + "° · lean " + fmt(s.trunk_lean_deg, 1) + "°";
         return c;
       }));
@@ -171,14 +165,16 @@
       ctx.strokeStyle = color; ctx.lineWidth = width; ctx.lineCap = "round";
       ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); ctx.stroke();
     };
-    EDGES.forEach(function (e) { if (vis(e[0]) && vis(e[1])) line(P(e[0]), P(e[1]), "rgba(255,255,255,0.55)", 2); });
+    V.edges.forEach(function (e) { if (vis(e[0]) && vis(e[1])) line(P(e[0]), P(e[1]), V.colours.skeleton, 2); });
     const mid = function (a, b) { const p = P(a), q = P(b); return [(p[0] + q[0]) / 2, (p[1] + q[1]) / 2]; };
     const near = state && state.live ? state.live.leg : null;
     // Thigh lines (hip -> knee) and the trunk line (hip midpoint -> shoulder midpoint): the angles' sources.
-    [["left", 23, 25], ["right", 24, 26]].forEach(function (l) {
-      if (vis(l[1]) && vis(l[2])) line(P(l[1]), P(l[2]), "#38bdf8", near === l[0] || !near ? 7 : 3);
+    V.legs.forEach(function (leg) {
+      const hip = J[leg].hip, knee = J[leg].knee;
+      if (vis(hip) && vis(knee)) line(P(hip), P(knee), V.colours.thigh, near === leg || !near ? 7 : 3);
     });
-    if (vis(11) && vis(12) && vis(23) && vis(24)) line(mid(23, 24), mid(11, 12), "#f472b6", 6);
+    const ls = J.left.shoulder, rs = J.right.shoulder, lh = J.left.hip, rh = J.right.hip;
+    if (vis(ls) && vis(rs) && vis(lh) && vis(rh)) line(mid(lh, rh), mid(ls, rs), V.colours.trunk, 6);
   }
 
   /* ---- session start / stop ---- */

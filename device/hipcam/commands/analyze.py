@@ -16,8 +16,8 @@ from hipcam.capture.opencv_source import OpenCVSource
 from hipcam.config import HipcamConfig
 from hipcam.errors import HipcamError, VideoError
 from hipcam.gait import offline, report
-from hipcam.gait.level import resolve_roll
 from hipcam.records import landmarks_file
+from hipcam.vision.roll import resolve_level
 
 
 def _first_gray_frame(video: Path) -> np.ndarray | None:
@@ -55,11 +55,11 @@ def run_analyze(
     if video is not None:
         series = _landmarks_from_video(video, cfg, progress)
         gray = _first_gray_frame(video) if level.mode == "auto" else None
-        roll = resolve_roll(level.mode, level.roll_deg, gray)
+        roll = resolve_level(level, gray).roll_deg
     else:
         assert landmarks is not None
         series = landmarks_file.load(landmarks)
-        roll = resolve_roll("manual" if level.mode == "auto" else level.mode, level.roll_deg)
+        roll = resolve_level(level, None).roll_deg  # no image: auto falls back to roll_deg
     if landmarks_out is not None:
         landmarks_file.save(landmarks_out, series)
     result = offline.analyze(series, cfg.gait, fps=fps or cfg.capture.true_fps, roll_deg=roll)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hipcam.domain import BODY_LANDMARKS, LEFT_HIP, LEFT_SHOULDER, NAMES, RIGHT_HIP, RIGHT_SHOULDER
+from hipcam.domain import BODY_LANDMARKS, HIPS, NAMES, SHOULDERS
 from hipcam.errors import LandmarksFileError
 from hipcam.records import landmarks_file
 from hipcam.records.landmarks_file import LandmarkSeries
@@ -52,7 +52,7 @@ def compare(reference: LandmarkSeries, candidate: LandmarkSeries) -> Comparison:
     ref_found = reference.found & np.isfinite(reference.image_landmarks[:, BODY_LANDMARKS, :2]).all(axis=(1, 2))
     cand_found = candidate.found & np.isfinite(candidate.image_landmarks[:, BODY_LANDMARKS, :2]).all(axis=(1, 2))
     both = ref_found & cand_found
-    torso_pts = _pixels(reference, [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP])
+    torso_pts = _pixels(reference, [*SHOULDERS, *HIPS])
     torso = np.linalg.norm(torso_pts[:, :2].mean(axis=1) - torso_pts[:, 2:].mean(axis=1), axis=1)
     both &= torso > 0
     dist = np.linalg.norm(_pixels(candidate, BODY_LANDMARKS) - _pixels(reference, BODY_LANDMARKS), axis=2)

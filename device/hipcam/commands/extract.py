@@ -1,6 +1,6 @@
 """Run BlazePose over a video file and collect a LandmarkSeries (the reference .npz format).
 
-Frames are streamed (never all held in memory). ``hipcam.vision.mask_features.measure`` runs on every
+Frames are streamed (never all held in memory). ``hipcam.vision.mask_features`` measures every
 frame with a person and fills mask_features (unless the caller's BlazePose was built without the mask).
 """
 
@@ -14,9 +14,10 @@ import numpy as np
 from hipcam.capture.opencv_source import OpenCVSource
 from hipcam.config import HipcamConfig
 from hipcam.domain import NUM_LANDMARKS
-from hipcam.pose.tracker import BlazePose
+from hipcam.gait.kinematics import frame_direction
+from hipcam.pose.tracker import BlazePose, PoseResult
 from hipcam.records.landmarks_file import LandmarkSeries
-from hipcam.vision.mask_features import FEATURE_NAMES
+from hipcam.vision.mask_features import FEATURE_NAMES, measure_normalized
 
 
 def extract_landmarks(
@@ -78,11 +79,20 @@ def _collect(
         image_rows.append(result.landmarks if result is not None else no_image)
         world_rows.append(result.world_landmarks if result is not None else no_world)
         if with_mask:
-            row = result.mask_features() if result is not None else None
+            row = _mask_row(result) if result is not None else None
             mask_rows.append(no_mask if row is None else row)
         if bar is not None:
             bar.update(1)
     return image_rows, world_rows, mask_rows
+
+
+def _mask_row(result: PoseResult) -> np.ndarray | None:
+    """The mask measures of one frame, running direction taken from that frame's own landmarks."""
+    mask = result.mask_image()
+    if mask is None:
+        return None
+    d = frame_direction(result.landmarks[:, :2] * [result.width, result.height])
+    return measure_normalized(mask, result.landmarks, d)
 
 
 def _progress_bar(total: int, label: str) -> Any:

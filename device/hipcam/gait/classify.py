@@ -19,8 +19,7 @@ from __future__ import annotations
 import math
 
 from hipcam.config.gait import GaitParams
-
-CLASSES: tuple[str, ...] = ("A", "B", "C", "D", "unknown")
+from hipcam.domain import UNKNOWN, GaitClass
 
 
 def arch_margin(trunk_lean_deg: float, lumbar_change: float | None, params: GaitParams) -> float:
@@ -40,7 +39,7 @@ def classify(
 ) -> tuple[str, float]:
     """(class, confidence) for one stride; 'unknown' when a measure is missing or confidence is low."""
     if not (math.isfinite(thigh_deg) and math.isfinite(trunk_lean_deg)) or quality <= 0:
-        return "unknown", 0.0
+        return UNKNOWN, 0.0
     s = params.confidence_scale_deg
     hip_ext = thigh_deg - trunk_lean_deg
     extended = (thigh_deg - params.thigh_extended_deg) / s
@@ -48,16 +47,16 @@ def classify(
     lean = (trunk_lean_deg - params.trunk_lean_max_deg) / s
     arch = arch_margin(trunk_lean_deg, lumbar_change, params)
     if extended >= 0 and arch >= 0:
-        cls, margin = "D", min(extended, arch)
+        cls, margin = GaitClass.D, min(extended, arch)
     elif extended >= 0 and lean >= 0 and true_ext < 0:
-        cls, margin = "C", min(extended, lean, -true_ext, -arch)
+        cls, margin = GaitClass.C, min(extended, lean, -true_ext, -arch)
     elif extended >= 0 and true_ext >= 0:
-        cls, margin = "B", min(extended, true_ext, -arch)
+        cls, margin = GaitClass.B, min(extended, true_ext, -arch)
     else:
         # Neutral: either the thigh does not look extended, or it does without lean or true extension.
-        cls = "A"
+        cls = GaitClass.A
         margin = -extended if extended < 0 else min(-true_ext, -lean, -arch)
     confidence = max(0.0, min(1.0, quality)) * (0.5 + 0.5 * math.tanh(margin))
     if confidence < params.min_confidence:
-        return "unknown", confidence
+        return UNKNOWN, confidence
     return cls, confidence

@@ -79,6 +79,14 @@ def direction_votes(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.nansum(np.stack(votes, axis=-1), axis=-1)
 
 
+def frame_direction(landmarks_px: np.ndarray) -> int:
+    """+1 / -1 / 0 (undecided) for one frame's landmarks [33, >=2] in pixels, by ``direction_votes``."""
+    xy = np.asarray(landmarks_px, dtype=np.float64)[:, :2]
+    ok = np.asarray(np.isfinite(xy).all(axis=1))
+    votes = direction_votes(xy[None], ok[None])
+    return int(np.sign(float(np.asarray(votes).ravel()[0])))
+
+
 def resolve_direction(params: GaitParams, vote_total: float) -> int:
     """+1 (running toward +x, "right") or -1; the config overrides the automatic vote."""
     if params.direction == "right":

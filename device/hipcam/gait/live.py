@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import NUM_LANDMARKS
+from hipcam.domain import MASK_FEATURES, NUM_LANDMARKS, UNKNOWN
 from hipcam.gait.events import JumpGate, StreamingPeak, toe_off_between
 from hipcam.gait.kinematics import (
     CHANNELS,
@@ -52,7 +52,6 @@ from hipcam.gait.kinematics import (
 )
 from hipcam.gait.level import level_landmarks
 from hipcam.gait.strides import GaitEvent, Stride, measure_stride
-from hipcam.vision import mask_features as mf
 
 _DIRECTION_VOTES = 15  # frames of votes before the running direction is locked
 _LIVE_OUTLIER_SLACK = 1.5  # the trailing median lags fast swings: looser threshold than offline
@@ -249,7 +248,7 @@ class LiveGait:
         """Feed one frame (landmarks [33, 5] normalized as in the landmarks file, or None if no pose)."""
         self._frame += 1
         self._update_rate(float(t_s))
-        mask_row = np.full(len(mf.FEATURE_NAMES), np.nan)
+        mask_row = np.full(len(MASK_FEATURES), np.nan)
         if mask_features is not None and np.shape(mask_features) == mask_row.shape:
             mask_row = np.asarray(mask_features, dtype=np.float64)
         vis = {leg: 0.0 for leg in LEGS}
@@ -393,7 +392,7 @@ class LiveGait:
         stride.duration_s = duration
         if duration < self.params.min_stride_s and not stride.reason:
             # A false strike mid-stride (a foot BlazePose lost and found again) splits the stride in two.
-            stride.reason, stride.cls = "stride too short (split stride)", "unknown"
+            stride.reason, stride.cls = "stride too short (split stride)", UNKNOWN
         if tof is not None:
             stride.stance_s = self._seconds(start, tof)
             stride.swing_s = self._seconds(tof, end)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import NUM_LANDMARKS
+from hipcam.domain import MASK_FEATURES, NUM_LANDMARKS
 from hipcam.errors import HipcamError, LandmarksFileError
 from hipcam.gait.events import find_foot_events, toe_off_between
 from hipcam.gait.kinematics import (
@@ -41,7 +41,6 @@ from hipcam.gait.strides import (
     measure_stride,
 )
 from hipcam.records.landmarks_file import LandmarkSeries, validate
-from hipcam.vision import mask_features as mf
 
 
 def _check(series: LandmarkSeries, fps: float | None, roll_deg: float | None) -> tuple[float, float]:
@@ -63,12 +62,12 @@ def _check(series: LandmarkSeries, fps: float | None, roll_deg: float | None) ->
 
 
 def mask_matrix(series: LandmarkSeries) -> np.ndarray | None:
-    """The series' mask features re-ordered as mask_features.FEATURE_NAMES (missing ones NaN)."""
+    """The series' mask features re-ordered as domain.MASK_FEATURES (missing ones NaN)."""
     if series.mask_features is None or not series.mask_feature_names:
         return None
-    out = np.full((len(series), len(mf.FEATURE_NAMES)), np.nan)
+    out = np.full((len(series), len(MASK_FEATURES)), np.nan)
     names = list(series.mask_feature_names)
-    for i, name in enumerate(mf.FEATURE_NAMES):
+    for i, name in enumerate(MASK_FEATURES):
         if name in names:
             out[:, i] = series.mask_features[:, names.index(name)]
     return out

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from hipcam.gait.classify import CLASSES
+from hipcam.domain import CLASSES, UNKNOWN
 from hipcam.gait.strides import GaitReport, Stride
+from hipcam.records.stride import StrideRecord
 
 
 def _num(x: float | None, digits: int = 2) -> float | None:
@@ -18,26 +19,44 @@ def _num(x: float | None, digits: int = 2) -> float | None:
     return round(float(x), digits)
 
 
-def _stride(s: Stride) -> dict[str, Any]:
-    return {
-        "leg": s.leg,
-        "foot_strike_frame": s.foot_strike_frame,
-        "toe_off_frame": s.toe_off_frame,
-        "end_frame": s.end_frame,
-        "thigh_peak_deg": _num(s.thigh_peak_deg),
-        "trunk_lean_deg": _num(s.trunk_lean_deg),
-        "hip_extension_deg": _num(s.hip_extension_deg),
-        "back_arch": {
-            "detected": bool(s.back_arch.detected),
-            "lumbar_depth_ratio": _num(s.back_arch.lumbar_depth_ratio, 4),  # absolute: information only
-            "trunk_back_tilt_deg": _num(s.back_arch.trunk_back_tilt_deg),
-            "lumbar_arch_change": _num(s.back_arch.lumbar_arch_change, 4),  # the D measure from the mask
-            "lower_back_depth_peak": _num(s.back_arch.lower_back_depth_peak, 4),
-            "lower_back_depth_neutral": _num(s.back_arch.lower_back_depth_neutral, 4),
-        },
-        "class": s.cls,
-        "confidence": _num(s.confidence, 3),
-    }
+def _opt(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def stride_record(s: Stride, t_start: float | None, t_end: float | None) -> StrideRecord:
+    """A measured stride in the one record shape (hipcam.records.stride), timed by the caller:
+    offline from frame numbers, live from the frames' timestamps."""
+    arch = s.back_arch
+    return StrideRecord(
+        leg=s.leg,
+        cls=s.cls,
+        confidence=_opt(s.confidence),
+        foot_strike_frame=s.foot_strike_frame,
+        toe_off_frame=s.toe_off_frame,
+        end_frame=s.end_frame,
+        peak_frame=s.peak_frame,
+        t_start=t_start,
+        t_end=t_end,
+        duration_s=_opt(s.duration_s),
+        stance_s=_opt(s.stance_s),
+        swing_s=_opt(s.swing_s),
+        thigh_peak_deg=_opt(s.thigh_peak_deg),
+        thigh_landmark_deg=_opt(s.thigh_landmark_deg),
+        thigh_source=s.thigh_source,
+        trunk_lean_deg=_opt(s.trunk_lean_deg),
+        hip_extension_deg=_opt(s.hip_extension_deg),
+        back_arch=bool(arch.detected),
+        trunk_back_tilt_deg=_opt(arch.trunk_back_tilt_deg),
+        lumbar_depth_ratio=_opt(arch.lumbar_depth_ratio),
+        lumbar_arch_change=_opt(arch.lumbar_arch_change),
+        lower_back_depth_peak=_opt(arch.lower_back_depth_peak),
+        lower_back_depth_neutral=_opt(arch.lower_back_depth_neutral),
+        reason=s.reason,
+    )
+
+
+def _offline_record(s: Stride, fps: float) -> StrideRecord:
+    return stride_record(s, s.foot_strike_frame / fps, s.end_frame / fps)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -47,14 +66,14 @@ def _mean(values: list[float]) -> float | None:
 
 def to_dict(report: GaitReport) -> dict[str, Any]:
     """The report with exactly: fps, frames, frames_with_pose, direction, events, strides, summary."""
-    classified = [s for s in report.strides if s.cls != "unknown"]
+    classified = [s for s in report.strides if s.cls != UNKNOWN]
     return {
         "fps": _num(report.fps, 4),
         "frames": int(report.frames),
         "frames_with_pose": int(report.frames_with_pose),
         "direction": report.direction,
         "events": [{"frame": int(e.frame), "leg": e.leg, "type": e.type} for e in report.events],
-        "strides": [_stride(s) for s in report.strides],
+        "strides": [_offline_record(s, report.fps).to_json() for s in report.strides],
         "summary": {
             "cadence_spm": _num(report.cadence_spm, 1),
             "class_counts": {c: sum(s.cls == c for s in report.strides) for c in CLASSES},

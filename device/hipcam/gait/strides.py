@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipcam.config.gait import GaitParams
+from hipcam.domain import LOWER_BACK_DEPTH, LUMBAR_DEPTH, THIGH_MASK, UNKNOWN, other_leg
 from hipcam.gait.classify import arch_margin, classify
 from hipcam.gait.kinematics import THIGH, TRUNK, level_axis_angle
-from hipcam.vision import mask_features as mf
 
-_THIGH_MASK = {"left": mf.THIGH_MASK_LEFT, "right": mf.THIGH_MASK_RIGHT}
 _PEAK_HALF_WINDOW_S = 0.04  # the mask thigh is pooled this close to the peak thigh frame
 _NEUTRAL_SHARE = 0.25  # the stride's least-extended quarter (by the more extended thigh) is the reference
 _MIN_LUMBAR_SAMPLES = 2  # measured mask frames needed in each of the two windows
@@ -95,7 +94,7 @@ def measure_stride(
     """Measure and classify the stride [start, end) of `leg`.
 
     filtered: signals [n, CHANNELS]; quality: this leg's visibility [n]; mask: mask features [n, K] in
-    mask_features.FEATURE_NAMES order or None. start/toe_off/end index these arrays; `offset` is added
+    domain.MASK_FEATURES order or None. start/toe_off/end index these arrays; `offset` is added
     to report absolute frame numbers (the live buffer's position in the stream).
     """
     duration = (end - start) / fps
@@ -103,7 +102,7 @@ def measure_stride(
     stride = Stride(
         leg=leg, foot_strike_frame=start + offset, toe_off_frame=None if toe_off is None else toe_off + offset,
         end_frame=end + offset, peak_frame=None, thigh_peak_deg=math.nan, trunk_lean_deg=math.nan,
-        hip_extension_deg=math.nan, back_arch=BackArch(False, None, math.nan), cls="unknown", confidence=0.0,
+        hip_extension_deg=math.nan, back_arch=BackArch(False, None, math.nan), cls=UNKNOWN, confidence=0.0,
         duration_s=duration, stance_s=None if toe_off is None else (toe_off - start) / fps,
         swing_s=None if toe_off is None else (end - toe_off) / fps,
     )  # fmt: skip
@@ -126,7 +125,7 @@ def measure_stride(
     thigh_used, source = thigh_lm, "landmarks"
     arch = BackArch(False, None, -trunk)
     if mask is not None:
-        other = "right" if leg == "left" else "left"
+        other = other_leg(leg)
         separation = thigh_lm - float(filtered[p, THIGH[other]])
         # The outline's thigh axis is only measurable where the thighs are apart in the image; with
         # them merged near the hip it reads the pair's common centre (much too extended).
@@ -141,7 +140,7 @@ def measure_stride(
     if stride.reason:
         return stride
     stride.cls, stride.confidence = classify(thigh_used, trunk, arch.lumbar_arch_change, min(1.0, q), params)
-    if stride.cls == "unknown":
+    if stride.cls == UNKNOWN:
         stride.reason = "low confidence"
     return stride
 
@@ -159,7 +158,7 @@ def lumbar_arch(
     """The back-arch measures of the stride [start, end) whose thigh peaks at `peak` (BackArch.detected
     is left False: the caller decides with classify.arch_margin).
 
-    mask: mask features [n, K] (mask_features.FEATURE_NAMES order), indexed like `filtered`. Arching to
+    mask: mask features [n, K] (domain.MASK_FEATURES order), indexed like `filtered`. Arching to
     fake extension means the lordosis grows as the thigh reaches its peak, so the D measure is a change
     within the runner's own stride: the median lower-back depth within `lumbar_window_s` of the peak
     minus its median over the stride's least-extended quarter (the frames where the more extended of
@@ -168,10 +167,10 @@ def lumbar_arch(
     window, else the change is None. The absolute upper-hull depth is kept as information only.
     """
     arch = BackArch(False, None, back_tilt_deg)
-    hull = mask[start:end, mf.LUMBAR_DEPTH]
+    hull = mask[start:end, LUMBAR_DEPTH]
     if np.isfinite(hull).sum() >= 3:
         arch.lumbar_depth_ratio = _nanmedian(hull)
-    depth = mask[start:end, mf.LOWER_BACK_DEPTH]
+    depth = mask[start:end, LOWER_BACK_DEPTH]
     half = max(1, round(params.lumbar_window_s * fps))
     near_peak = depth[max(peak - half - start, 0) : peak + half + 1 - start]
     thighs = filtered[start:end, [THIGH["left"], THIGH["right"]]]
@@ -198,7 +197,7 @@ def _mask_thigh(
     leg and buttock, its axis jitters by 3-6 deg, and a plain threshold then swaps in the noisier value.
     """
     half = max(1, round(_PEAK_HALF_WINDOW_S * fps))
-    raw = mask[max(p - half, 0) : p + half + 1, _THIGH_MASK[leg]]
+    raw = mask[max(p - half, 0) : p + half + 1, THIGH_MASK[leg]]
     raw = raw[np.isfinite(raw)]
     if raw.size < 2:
         return thigh_lm, "landmarks"

@@ -22,7 +22,6 @@ from hipcam.pose.landmarks import OUT_SEGMENTATION, LandmarkModel, RawPose, segm
 from hipcam.pose.roi import Roi, mask_to_image, roi_from_alignment
 from hipcam.pose.runtime import TfliteModel
 from hipcam.pose.smoothing import PoseSmoother
-from hipcam.vision.mask_features import measure
 
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
@@ -73,16 +72,6 @@ class PoseResult:
         if self.mask_logits is None:
             return None
         return mask_to_image(segmentation_mask(self.mask_logits), self.roi, self.width, self.height)
-
-    def mask_features(self, direction_hint: str | None = None) -> np.ndarray | None:
-        """hipcam.vision.mask_features.measure on this frame's mask and landmarks (None without keep_mask)."""
-        mask = self.mask_image()
-        if mask is None:
-            return None
-        landmarks_px = self.landmarks.astype(np.float64)
-        landmarks_px[:, 0] *= self.width
-        landmarks_px[:, 1] *= self.height
-        return measure(mask, landmarks_px, direction_hint)
 
 
 def subject_priority(roi: Roi, width: int, height: int) -> float:

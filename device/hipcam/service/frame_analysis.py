@@ -18,13 +18,16 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from hipcam.config import HipcamConfig, LevelConfig
-from hipcam.gait.level import estimate_roll
+from hipcam.config import HipcamConfig
+from hipcam.domain import LevelInfo
+from hipcam.gait import report
 from hipcam.gait.live import LiveGait, LiveUpdate
 from hipcam.gait.strides import Stride
 from hipcam.pose.tracker import BlazePose, PoseResult, StageTimings
+from hipcam.records.stride import StrideRecord
 from hipcam.service.capture_worker import CapturedFrame
-from hipcam.service.state import LevelInfo, StrideRecord
+from hipcam.vision.mask_features import measure_normalized
+from hipcam.vision.roll import resolve_level
 
 # The mask measures cost ~1-2 ms per frame at the work size; above this average they run on a
 # fraction of frames only (the gait analysis takes a median over each stride, so gaps are fine).
@@ -58,17 +61,6 @@ def make_gait(cfg: HipcamConfig, fps_hint: float, roll_deg: float, frame_size: t
     return LiveGait(cfg.gait, fps_hint, roll_deg, frame_size=frame_size)
 
 
-def resolve_level(level: LevelConfig, image: np.ndarray) -> LevelInfo:
-    """The roll to apply for the [level] section. Auto falls back to roll_deg when no edge is found
-    (the same rule as hipcam.gait.level.resolve_roll, which cannot say which case happened)."""
-    if level.mode == "off":
-        return LevelInfo("off", 0.0, "off")
-    if level.mode == "manual":
-        return LevelInfo("manual", level.roll_deg, "manual")
-    est = estimate_roll(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
-    return LevelInfo("auto", level.roll_deg, "no_edge") if est is None else LevelInfo("auto", est, "edge")
-
-
 @dataclass(frozen=True)
 class Analysis:
     landmarks: np.ndarray | None  # [33, 5], x/y normalized
@@ -93,7 +85,9 @@ class MaskMeter:
         if self._n % max(1, math.ceil(self._cost / self._budget)):
             return None
         t0 = time.perf_counter()
-        row = result.mask_features(direction)
+        mask = result.mask_image()
+        d = 1 if direction == "right" else -1
+        row = None if mask is None else measure_normalized(mask, result.landmarks, d)
         dt = time.perf_counter() - t0
         self._cost = dt if self._n == 1 else 0.8 * self._cost + 0.2 * dt
         return row
@@ -129,7 +123,7 @@ class Analyzer:
     def _start_gait(self, image: np.ndarray) -> GaitModel:
         level = self.cfg.level  # read once: a web thread may replace the section meanwhile
         self._built_for = (level, self.cfg.gait)
-        self.level = resolve_level(level, image)
+        self.level = resolve_level(level, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
         fps_hint = self.cfg.capture.true_fps or self.cfg.capture.fps  # LiveGait refines it from timestamps
         h, w = image.shape[:2]
         self._gait = self._gait_factory(self.cfg, fps_hint, self.level.roll_deg, (w, h))
@@ -156,19 +150,5 @@ def stride_record(stride: Stride, t_end: float) -> StrideRecord:
     Frame numbers are the gait tracker's (one per update), which the snapshot ring is keyed by;
     ``t_end`` is the analysis time of the stride's closing foot strike.
     """
-    arch = stride.back_arch
-    return StrideRecord(
-        leg=stride.leg,
-        cls=stride.cls if stride.cls in ("A", "B", "C", "D") else "U",
-        confidence=opt(stride.confidence),
-        hip_extension_deg=opt(stride.hip_extension_deg),
-        thigh_peak_deg=opt(stride.thigh_peak_deg),
-        trunk_lean_deg=opt(stride.trunk_lean_deg),
-        back_arch=arch.detected,
-        lumbar_depth_ratio=None if arch.lumbar_depth_ratio is None else opt(arch.lumbar_depth_ratio),
-        frame_start=stride.foot_strike_frame,
-        frame_end=stride.end_frame,
-        t_start=t_end - stride.duration_s if math.isfinite(stride.duration_s) else None,
-        t_end=t_end,
-        peak_frame=stride.peak_frame,
-    )
+    t_start = t_end - stride.duration_s if math.isfinite(stride.duration_s) else None
+    return report.stride_record(stride, t_start, t_end)

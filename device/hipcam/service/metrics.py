@@ -216,7 +216,7 @@ class Metrics:
     def snapshot_skipped_low_disk(self) -> None:
         self._snap_skipped.inc()
 
-    def pipeline_error(self, stage: str = "unknown") -> None:
+    def pipeline_error(self, stage: str = "other") -> None:
         self._errors.labels(stage).inc()
 
     def set_camera_state(self, state: str) -> None:

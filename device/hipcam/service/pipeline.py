@@ -28,6 +28,7 @@ from hipcam.capture import FrameSource
 from hipcam.config import HipcamConfig
 from hipcam.errors import HipcamError
 from hipcam.records.store import Store
+from hipcam.records.stride import StrideRecord
 from hipcam.service.capture_worker import CapturedFrame, CaptureWorker, FreshestSlot
 from hipcam.service.frame_analysis import (
     Analysis,
@@ -41,7 +42,7 @@ from hipcam.service.frame_analysis import (
 )
 from hipcam.service.preview import PreviewEncoder
 from hipcam.service.snapshots import SnapshotRing
-from hipcam.service.state import LiveMetrics, LiveState, StrideRecord
+from hipcam.service.state import LiveMetrics, LiveState
 from hipcam.service.telemetry import NullOps, Ops
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class RecentCadence:
 
     def update(self, new: tuple[StrideRecord, ...]) -> float | None:
         for s in new:
-            if s.cls == "U":  # unknown strides include split and merged ones: their durations mislead
+            if not s.classified:  # unknown strides include split and merged ones: their durations mislead
                 continue
             if s.t_start is not None and s.t_end is not None and s.t_end > s.t_start:
                 self._durations.append(s.t_end - s.t_start)
@@ -302,4 +303,4 @@ class Pipeline:
 
 def _peak_or_end(stride: StrideRecord) -> int | None:
     """The frame a stride's snapshot shows: its peak hip extension, else its closing strike."""
-    return stride.peak_frame if stride.peak_frame is not None else stride.frame_end
+    return stride.peak_frame if stride.peak_frame is not None else stride.end_frame

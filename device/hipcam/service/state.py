@@ -9,65 +9,22 @@ viewers cost ten socket writes, not ten serializations inside the frame loop.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-Status = Literal["starting", "running", "no_runner", "camera_lost", "model_missing"]
-STATUSES: tuple[str, ...] = ("starting", "running", "no_runner", "camera_lost", "model_missing")
-CLASSES: tuple[str, ...] = ("A", "B", "C", "D", "U")  # U: the analysis could not classify it
-LEGS: tuple[str, ...] = ("left", "right")
+from hipcam.domain import CLASSES, CLASSIFIED, LEGS, STATUSES, LevelInfo, Status
+from hipcam.records.stride import StrideRecord
+from hipcam.records.stride import json_number as _num
 
 # How much history the plot and the stride strip keep (at 30 fps, 900 samples = 30 s).
 PLOT_SAMPLES = 900
 RECENT_STRIDES = 60
 # A live event carries only the newest samples; the page asks /api/state once for the history.
 TAIL_SECONDS = 1.0
-
-
-def _num(value: Any, digits: int = 2) -> float | None:
-    """JSON-safe rounded float (NaN/inf/None -> None)."""
-    if value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return round(f, digits) if math.isfinite(f) else None
-
-
-@dataclass(frozen=True)
-class StrideRecord:
-    """One completed stride as the page and the store see it (plain values only)."""
-
-    leg: str
-    cls: str
-    confidence: float | None
-    hip_extension_deg: float | None
-    thigh_peak_deg: float | None
-    trunk_lean_deg: float | None
-    back_arch: bool | None  # apparent extension from arching the back was detected
-    lumbar_depth_ratio: float | None
-    frame_start: int | None
-    frame_end: int | None
-    t_start: float | None
-    t_end: float | None
-    peak_frame: int | None = None
-    session_id: int | None = None
-    stride_id: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        for key in ("confidence", "hip_extension_deg", "thigh_peak_deg", "trunk_lean_deg", "lumbar_depth_ratio"):
-            d[key] = _num(d[key])
-        d["t_start"] = _num(self.t_start, 3)
-        d["t_end"] = _num(self.t_end, 3)
-        d["class"] = d.pop("cls")
-        return d
 
 
 @dataclass(frozen=True)
@@ -93,27 +50,6 @@ class CameraFrame:
     height: int
     captured_at: float
     landmarks: tuple[tuple[float, float, float], ...] | None  # x, y normalized; visibility
-
-
-@dataclass(frozen=True)
-class LevelInfo:
-    """The camera roll the live gait tracker applies, and where it came from."""
-
-    mode: str  # the [level] mode: auto | manual | off
-    roll_deg: float
-    source: str  # edge (auto, found) | no_edge (auto, fell back to roll_deg) | manual | off
-
-    def text(self) -> str:
-        roll = f"{self.roll_deg:+.1f}°"
-        return {
-            "edge": f"auto: {roll} from the treadmill deck edge",
-            "no_edge": f"auto: no edge found, using {roll}",
-            "manual": f"manual: {roll}",
-            "off": "off: no correction",
-        }.get(self.source, roll)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "roll_deg": _num(self.roll_deg, 2), "source": self.source, "text": self.text()}
 
 
 @dataclass
@@ -229,7 +165,7 @@ class LiveState:
             summary.counts[stride.cls] += 1
         while len(summary.recent) > self._rolling:
             summary.recent.popleft()
-        if stride.cls != "U":  # an unclassified stride does not replace the shown class
+        if stride.classified:  # an unclassified stride does not replace the shown class
             self._current_class = stride.cls
 
     def attach_stride_ids(self, stride: StrideRecord, session_id: int, stride_id: int) -> None:
@@ -237,7 +173,7 @@ class LiveState:
         with self._changed:
             for i, s in enumerate(self._strides):
                 if s is stride:
-                    self._strides[i] = StrideRecord(**{**asdict(s), "session_id": session_id, "stride_id": stride_id})
+                    self._strides[i] = s.with_ids(session_id, stride_id)
             self._bump()
 
     def reset_summary(self) -> None:
@@ -343,7 +279,7 @@ class LiveState:
     @staticmethod
     def _leg_summary(summary: _Summary) -> dict[str, Any]:
         recent = list(summary.recent)
-        classified = [s for s in recent if s.cls in ("A", "B", "C", "D")]  # unknown strides carry no trusted angles
+        classified = [s for s in recent if s.cls in CLASSIFIED]  # unknown strides carry no trusted angles
         ext = [s.hip_extension_deg for s in classified if s.hip_extension_deg is not None]
         lean = [s.trunk_lean_deg for s in classified if s.trunk_lean_deg is not None]
         rolling: dict[str, int] = dict.fromkeys(CLASSES, 0)
@@ -360,22 +296,3 @@ class LiveState:
             "trunk_lean_deg": _num(sum(lean) / len(lean), 1) if lean else None,
             "strides": len(recent),
         }
-
-
-def stride_from_mapping(data: Mapping[str, Any]) -> StrideRecord:
-    """Build a StrideRecord from a dict-like stride (used by tests and the fake publisher)."""
-    return StrideRecord(
-        leg=str(data.get("leg", "left")),
-        cls=str(data.get("class", data.get("cls", "A"))),
-        confidence=_num(data.get("confidence")),
-        hip_extension_deg=_num(data.get("hip_extension_deg")),
-        thigh_peak_deg=_num(data.get("thigh_peak_deg")),
-        trunk_lean_deg=_num(data.get("trunk_lean_deg")),
-        back_arch=None if data.get("back_arch") is None else bool(data.get("back_arch")),
-        lumbar_depth_ratio=_num(data.get("lumbar_depth_ratio"), 3),
-        frame_start=data.get("frame_start"),
-        frame_end=data.get("frame_end"),
-        t_start=_num(data.get("t_start"), 3),
-        t_end=_num(data.get("t_end"), 3),
-        peak_frame=data.get("peak_frame"),
-    )

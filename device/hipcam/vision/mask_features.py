@@ -41,53 +41,37 @@ roll correction is applied here: the gait code rotates the angles with the landm
 from __future__ import annotations
 
 import itertools
-from typing import Literal
 
 import numpy as np
 
-FEATURE_NAMES: tuple[str, ...] = (
-    "lumbar_depth_ratio",
-    "back_tilt_deg",
-    "thigh_mask_deg_left",
-    "thigh_mask_deg_right",
-    "lower_back_depth_ratio",
+from hipcam.domain import (
+    ARMS,
+    BACK_TILT,
+    HANDS,
+    HIPS,
+    LEG_JOINTS,
+    LEGS,
+    LOWER_BACK_DEPTH,
+    LUMBAR_DEPTH,
+    MASK_FEATURES,
+    SHOULDERS,
+    THIGH_MASK_LEFT,
+    THIGH_MASK_RIGHT,
 )
-LUMBAR_DEPTH, BACK_TILT, THIGH_MASK_LEFT, THIGH_MASK_RIGHT, LOWER_BACK_DEPTH = range(len(FEATURE_NAMES))
 
-_NOSE, _L_EAR, _R_EAR = 0, 7, 8
-_SHOULDERS, _HIPS = (11, 12), (23, 24)
-_ARMS = ((11, 13, 15), (12, 14, 16))  # shoulder, elbow, wrist
-_HANDS = ((17, 19, 21), (18, 20, 22))  # pinky, index, thumb
+FEATURE_NAMES = MASK_FEATURES
+_SHOULDERS, _HIPS = SHOULDERS, HIPS
+_ARMS, _HANDS = ARMS, HANDS
+_LEGS: dict[str, tuple[int, int]] = {leg: (LEG_JOINTS[leg]["hip"], LEG_JOINTS[leg]["knee"]) for leg in LEGS}
 _LOWER_BACK = (0.45, 1.1)  # rows of the lower-back profile, as fractions of shoulder-mid -> hip-mid
 _BUTTOCK_FROM = 0.8  # the buttock is the rearmost point of the profile from this fraction down
 _ARM_MARGIN = 0.1  # trunk lengths: rows this close to an arm's rows behind the back are dropped too
-_LEGS = {"left": (23, 25), "right": (24, 26)}
-_HEELS, _TOES = (29, 30), (31, 32)
 _ROWS_PER_TRUNK = 48  # sampled rows along the trunk; edges are interpolated below one step
 _THRESHOLD = 0.5  # mask probability taken as "person"
 
 
 def _nan() -> np.ndarray:
     return np.full(len(FEATURE_NAMES), np.nan, dtype=np.float32)
-
-
-def infer_direction(landmarks_px: np.ndarray) -> int:
-    """+1 if the person faces +x (right in the image), -1 if -x, 0 if undecidable (nose vs ears, toes)."""
-    lm = landmarks_px
-    ears = lm[[_L_EAR, _R_EAR], 0]
-    ear_x = float(np.mean(ears[np.isfinite(ears)])) if np.isfinite(ears).any() else np.nan
-    votes = [lm[_NOSE, 0] - ear_x]
-    votes += [lm[t, 0] - lm[h, 0] for h, t in zip(_HEELS, _TOES, strict=True)]
-    total = np.nansum(np.sign(np.asarray(votes, dtype=np.float64)))
-    return int(np.sign(total))
-
-
-def _direction(landmarks_px: np.ndarray, hint: str | None) -> int:
-    if hint == "right":
-        return 1
-    if hint == "left":
-        return -1
-    return infer_direction(landmarks_px)
 
 
 def _edge_distance(
@@ -255,14 +239,20 @@ def _thigh_axis(mask: np.ndarray, hip: np.ndarray, knee: np.ndarray, d: int, tru
     return float(np.degrees(np.arctan(-d * slope)))
 
 
-def measure(
-    mask: np.ndarray, landmarks_px: np.ndarray, direction_hint: Literal["left", "right"] | str | None = None
-) -> np.ndarray:
+def measure_normalized(mask: np.ndarray, landmarks: np.ndarray, d: int) -> np.ndarray:
+    """``measure`` with landmarks normalized to the mask's width and height (as the pose model gives them)."""
+    px = np.asarray(landmarks, dtype=np.float64).copy()
+    px[:, 0] *= mask.shape[1]
+    px[:, 1] *= mask.shape[0]
+    return measure(mask, px, d)
+
+
+def measure(mask: np.ndarray, landmarks_px: np.ndarray, d: int) -> np.ndarray:
     """Measure FEATURE_NAMES on one frame.
 
     mask: person-segmentation probability in image space, float [H, W] (values 0..1).
     landmarks_px: [33, 5] BlazePose landmarks with x, y in pixels of that image.
-    direction_hint: "left"/"right" running direction in the image, or None to infer it from the face.
+    d: the running direction in the image, +1 toward +x, -1 toward -x (hipcam.gait.kinematics decides it).
     Returns float32 [len(FEATURE_NAMES)], NaN for anything that cannot be measured on this frame.
     """
     out = _nan()
@@ -274,7 +264,6 @@ def measure(
     sh = lm[list(_SHOULDERS), :2].mean(axis=0)
     hp = lm[list(_HIPS), :2].mean(axis=0)
     trunk = float(np.hypot(*(hp - sh)))
-    d = _direction(lm, direction_hint)
     if not np.isfinite(trunk) or trunk < 12.0 or d == 0:
         return out
     step = max(1, int(trunk / _ROWS_PER_TRUNK))

@@ -1,0 +1,120 @@
+"""The session database's schema and its migrations (``PRAGMA user_version`` is the version).
+
+Each migration runs in one transaction, so a database is at one version or the next, never between.
+Version 1 is the first release's; version 2 gives a stride the one record shape
+(hipcam.records.stride): ``frame_start``/``frame_end`` become ``foot_strike_frame``/``end_frame``,
+unclassified strides are ``unknown`` (were ``U``), and the stride's timing and back measures are kept.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from hipcam.errors import HipcamError
+
+SCHEMA_VERSION = 2
+DB_NAME = "hipcam.sqlite3"
+
+_V1 = """
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    runner TEXT NOT NULL DEFAULT '',
+    treadmill_speed REAL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    notes TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE strides (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    leg TEXT NOT NULL CHECK (leg IN ('left', 'right')),
+    frame_start INTEGER,
+    frame_end INTEGER,
+    peak_frame INTEGER,
+    t_start REAL,
+    t_end REAL,
+    recorded_at REAL NOT NULL,
+    thigh_peak_deg REAL,
+    trunk_lean_deg REAL,
+    hip_extension_deg REAL,
+    back_arch INTEGER,
+    lumbar_depth_ratio REAL,
+    class TEXT NOT NULL CHECK (class IN ('A', 'B', 'C', 'D', 'U')),
+    confidence REAL,
+    snapshot TEXT
+);
+CREATE INDEX strides_session ON strides(session_id, id);
+"""
+
+# SQLite cannot change a CHECK constraint in place: the table is rebuilt and the rows copied.
+_V2 = """
+CREATE TABLE strides_v2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    leg TEXT NOT NULL CHECK (leg IN ('left', 'right')),
+    class TEXT NOT NULL CHECK (class IN ('A', 'B', 'C', 'D', 'unknown')),
+    confidence REAL,
+    foot_strike_frame INTEGER,
+    toe_off_frame INTEGER,
+    end_frame INTEGER,
+    peak_frame INTEGER,
+    t_start REAL,
+    t_end REAL,
+    duration_s REAL,
+    stance_s REAL,
+    swing_s REAL,
+    thigh_peak_deg REAL,
+    thigh_landmark_deg REAL,
+    thigh_source TEXT,
+    trunk_lean_deg REAL,
+    hip_extension_deg REAL,
+    back_arch INTEGER,
+    trunk_back_tilt_deg REAL,
+    lumbar_depth_ratio REAL,
+    lumbar_arch_change REAL,
+    lower_back_depth_peak REAL,
+    lower_back_depth_neutral REAL,
+    reason TEXT NOT NULL DEFAULT '',
+    recorded_at REAL NOT NULL,
+    snapshot TEXT
+);
+INSERT INTO strides_v2 (id, session_id, leg, class, confidence, foot_strike_frame, end_frame, peak_frame,
+    t_start, t_end, duration_s, thigh_peak_deg, trunk_lean_deg, hip_extension_deg, back_arch,
+    lumbar_depth_ratio, recorded_at, snapshot)
+SELECT id, session_id, leg, CASE class WHEN 'U' THEN 'unknown' ELSE class END, confidence, frame_start,
+    frame_end, peak_frame, t_start, t_end, t_end - t_start, thigh_peak_deg, trunk_lean_deg, hip_extension_deg,
+    back_arch, lumbar_depth_ratio, recorded_at, snapshot
+FROM strides;
+DROP TABLE strides;
+ALTER TABLE strides_v2 RENAME TO strides;
+CREATE INDEX strides_session ON strides(session_id, id);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+
+
+class StoreError(HipcamError):
+    """The session database cannot be opened or is from a newer hipcam."""
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection, where: str) -> None:
+    """Bring the database (autocommit connection) to SCHEMA_VERSION, one transaction per step."""
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{where}: schema version {version} is newer than this hipcam ({SCHEMA_VERSION})")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would commit on its own; run the statements one by one instead.
+            for statement in MIGRATIONS[target].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={target}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
