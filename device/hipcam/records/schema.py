@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from hipcam.domain import CLASSES, UNKNOWN
 from hipcam.errors import HipcamError
 
 SCHEMA_VERSION = 2
@@ -46,13 +47,16 @@ CREATE TABLE strides (
 CREATE INDEX strides_session ON strides(session_id, id);
 """
 
-# SQLite cannot change a CHECK constraint in place: the table is rebuilt and the rows copied.
-_V2 = """
+_CLASSES_SQL = ", ".join(f"'{c}'" for c in CLASSES)
+
+# SQLite cannot change a CHECK constraint in place: the table is rebuilt and the rows copied
+# (release 1 stored an unclassified stride as 'U').
+_V2 = f"""
 CREATE TABLE strides_v2 (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     leg TEXT NOT NULL CHECK (leg IN ('left', 'right')),
-    class TEXT NOT NULL CHECK (class IN ('A', 'B', 'C', 'D', 'unknown')),
+    class TEXT NOT NULL CHECK (class IN ({_CLASSES_SQL})),
     confidence REAL,
     foot_strike_frame INTEGER,
     toe_off_frame INTEGER,
@@ -81,7 +85,7 @@ CREATE TABLE strides_v2 (
 INSERT INTO strides_v2 (id, session_id, leg, class, confidence, foot_strike_frame, end_frame, peak_frame,
     t_start, t_end, duration_s, thigh_peak_deg, trunk_lean_deg, hip_extension_deg, back_arch,
     lumbar_depth_ratio, recorded_at, snapshot)
-SELECT id, session_id, leg, CASE class WHEN 'U' THEN 'unknown' ELSE class END, confidence, frame_start,
+SELECT id, session_id, leg, CASE class WHEN 'U' THEN '{UNKNOWN}' ELSE class END, confidence, frame_start,
     frame_end, peak_frame, t_start, t_end, t_end - t_start, thigh_peak_deg, trunk_lean_deg, hip_extension_deg,
     back_arch, lumbar_depth_ratio, recorded_at, snapshot
 FROM strides;
