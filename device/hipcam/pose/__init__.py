@@ -1,1 +1,6 @@
-"""pose"""
+"""BlazePose on LiteRT: anchors, detector + weighted NMS, rotated ROI, landmark model, One-Euro
+smoothing and subject tracking (``tracker.BlazePose``); ``runtime`` is the only module that touches
+the TFLite interpreter.
+
+Independent of gait and capture; may import vision, config, domain and errors.
+"""
