@@ -40,12 +40,20 @@ def test_viewer_limit_must_fit_the_server_threads(tmp_path: Path) -> None:
 
 
 def test_soak_service_config_validates(tmp_path: Path) -> None:
-    from hipcam.commands.soak import service_config
+    from hipcam.commands.soak import service_env
 
-    cfg = load_config(write(tmp_path, "[server]\nthreads = 5\nmax_viewers = 3\n"), environ={})
-    back = load_config(write(tmp_path, service_config(cfg, tmp_path, 8123), "soak.toml"), environ={})
+    cfg = load_config(
+        write(tmp_path, "[server]\nthreads = 5\nmax_viewers = 3\n[gait]\nthigh_extended_deg = 11.5\n"), environ={}
+    )
+    back = load_config(None, environ=service_env(cfg, tmp_path, 8123))
     assert (back.server.port, back.server.threads, back.server.max_viewers) == (8123, 5, 3)
     assert back.capture.source == "demo" and back.storage.data_dir == tmp_path / "data"
+    # Every other key comes through unchanged (the child runs exactly the soaked configuration).
+    expected = cfg.model_dump()
+    expected["server"].update(port=8123, host="127.0.0.1")
+    expected["storage"]["data_dir"] = tmp_path / "data"
+    expected["capture"].update(source="demo", loop_files=True)
+    assert back.model_dump() == expected
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,42 +23,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from hipcam.config import HipcamConfig
+from hipcam.commands import loadgen
+from hipcam.config import ENV_PREFIX, HipcamConfig
 from hipcam.errors import HipcamError
 
-HOST = "127.0.0.1"
 STAGGER_S = 60.0  # the viewers' first streams end spread over this; later ones run until the server ends them
 FRAME_POLL_HZ = 4.0
 STARTUP_TIMEOUT_S = 180.0
-
-
-# ---- config for the child --------------------------------------------------------------
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value) if math.isfinite(float(value)) else '"nan"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
-
-
-def to_toml(data: dict[str, Any], prefix: str = "") -> str:
-    """Minimal TOML writer for the config's nested dict (None values are left out)."""
-    scalars = [f"{k} = {_toml_value(v)}" for k, v in data.items() if v is not None and not isinstance(v, dict)]
-    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.append(to_toml(value, f"{prefix}.{key}" if prefix else key))
-    return "\n".join(line for line in out if line) + "\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_kb(pid: int) -> int | None:
@@ -70,61 +41,6 @@ def _rss_kb(pid: int) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
-
-
-# ---- HTTP --------------------------------------------------------------------------------
-def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """Prometheus text -> {'name{labels}': value} (enough for our own exposition)."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name, _, value = line.rpartition(" ")
-        with contextlib.suppress(ValueError):
-            out[name] = float(value)
-    return out
-
-
-def histogram_percentiles(
-    now: dict[str, float], before: dict[str, float], name: str, qs: tuple[float, ...]
-) -> dict[float, float | None]:
-    """Percentiles of the observations between two scrapes, by linear interpolation in buckets."""
-    prefix = f"{name}_bucket{{le="
-    buckets: list[tuple[float, float]] = []
-    for key, value in now.items():
-        if key.startswith(prefix):
-            le = key[len(prefix) :].split('"')[1]
-            bound = math.inf if le == "+Inf" else float(le)
-            buckets.append((bound, value - before.get(key, 0.0)))
-    buckets.sort()
-    total = buckets[-1][1] if buckets else 0.0
-    result: dict[float, float | None] = {}
-    for q in qs:
-        if total <= 0:
-            result[q] = None
-            continue
-        rank, lo_bound, lo_count = q * total, 0.0, 0.0
-        result[q] = None
-        for bound, count in buckets:
-            if count >= rank:
-                if math.isinf(bound):
-                    result[q] = lo_bound
-                else:
-                    span = count - lo_count
-                    result[q] = lo_bound + (bound - lo_bound) * ((rank - lo_count) / span if span else 1.0)
-                break
-            lo_bound, lo_count = bound, count
-    return result
 
 
 # ---- viewers -----------------------------------------------------------------------------
@@ -159,39 +75,23 @@ def _viewer(port: int, stop: threading.Event, stats: ViewerStats, first_request_
 
 
 def _read_events(port: int, stop: threading.Event, stats: ViewerStats, request_s: float) -> None:
-    conn = http.client.HTTPConnection(HOST, port, timeout=15)
-    try:
-        conn.request("GET", "/stream/events", headers={"Accept": "text/event-stream"})
-        resp = conn.getresponse()
-        if resp.status != 200:
-            resp.read()
-            raise http.client.HTTPException(f"/stream/events: HTTP {resp.status}")
-        end = time.monotonic() + request_s
-        last_frames: int | None = None
-        last_change: float | None = None
-        while not stop.is_set() and time.monotonic() < end:
-            line = resp.readline()
-            if not line:
-                return
-            if not line.startswith(b"data: "):
-                continue
-            snap = json.loads(line[6:])
-            now = time.monotonic()
-            frames = (snap.get("live") or {}).get("frames_processed")
-            with stats.lock:
-                stats.events += 1
-                if frames is not None and frames != last_frames:
-                    if last_change is not None and last_frames is not None and now - last_change > stats.max_gap_s:
-                        stats.max_gap_s, stats.max_gap_at = now - last_change, time.time()
-                    last_frames, last_change = frames, now
-    finally:
-        conn.close()
+    last_frames: int | None = None
+    last_change: float | None = None
+    for snap in loadgen.live_events(port, request_s, stop):
+        now = time.monotonic()
+        frames = (snap.get("live") or {}).get("frames_processed")
+        with stats.lock:
+            stats.events += 1
+            if frames is not None and frames != last_frames:
+                if last_change is not None and last_frames is not None and now - last_change > stats.max_gap_s:
+                    stats.max_gap_s, stats.max_gap_at = now - last_change, time.time()
+                last_frames, last_change = frames, now
 
 
 def _frame_poller(port: int, stop: threading.Event, stats: ViewerStats) -> None:
     while not stop.wait(1.0 / FRAME_POLL_HZ):
         try:
-            status, _ = _get(port, "/stream/frame.jpg")
+            status, _ = loadgen.get(port, "/stream/frame.jpg")
         except (OSError, http.client.HTTPException):
             status = 0
         with stats.lock:
@@ -219,24 +119,30 @@ def _fmt_ms(v: float | None) -> str:
     return "  n/a" if v is None else f"{v * 1000:5.0f}"
 
 
-def service_config(cfg: HipcamConfig, workdir: Path, port: int) -> str:
-    """The soaked service's config file: ``cfg`` (already valid, so its viewer limit fits its
-    threads) on the looped demo clip, a scratch data dir and a local port."""
+def service_env(cfg: HipcamConfig, workdir: Path, port: int) -> dict[str, str]:
+    """The soaked service's configuration as HIPCAM_* environment overrides (every key, as the config
+    loader reads them): ``cfg`` (already valid, so its viewer limit fits its threads) on the looped
+    demo clip, a scratch data dir and a local port."""
     data = cfg.model_dump(mode="json")
     data["storage"]["data_dir"] = str(workdir / "data")
-    data["capture"]["source"] = "demo"
-    data["capture"]["loop_files"] = True
-    data["server"].update(host=HOST, port=port)
-    return to_toml(data)
+    data["capture"].update(source="demo", loop_files=True)
+    data["server"].update(host=loadgen.HOST, port=port)
+    return {
+        f"{ENV_PREFIX}{section.upper()}__{key.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for section, values in data.items()
+        for key, value in values.items()
+        if value is not None
+    }
 
 
 def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    config = workdir / "config.toml"
-    config.write_text(service_config(cfg, workdir, port))
     log = (workdir / "service.log").open("wb")
-    cmd = [sys.executable, "-m", "hipcam.commands.cli", "serve", "--config", str(config), "--source", "demo"]
+    cmd = [sys.executable, "-m", "hipcam", "serve", "--source", "demo"]
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) and k != "HIPCAM_CONFIG"}
     env = {
-        **os.environ,
+        **inherited,
+        **service_env(cfg, workdir, port),
+        "HIPCAM_CONFIG": os.devnull,  # no config file: everything comes from the overrides
         "HIPCAM_LOG_LEVEL": os.environ.get("HIPCAM_LOG_LEVEL", "warning"),
         "MALLOC_ARENA_MAX": "2",  # as systemd/hipcam.service runs it
     }
@@ -249,7 +155,7 @@ def _wait_healthy(proc: subprocess.Popen[bytes], port: int) -> float:
         if proc.poll() is not None:
             raise HipcamError(f"the service exited during start-up (code {proc.returncode})")
         with contextlib.suppress(OSError, http.client.HTTPException):
-            if _get(port, "/healthz", timeout=2)[0] == 200:
+            if loadgen.get(port, "/healthz", timeout=2)[0] == 200:
                 return time.monotonic() - start
         time.sleep(0.5)
     raise HipcamError(f"the service did not become healthy within {STARTUP_TIMEOUT_S:.0f} s")
@@ -266,7 +172,7 @@ def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: fl
     if viewers > cfg.server.max_viewers:
         raise HipcamError(f"{viewers} viewers is more than server.max_viewers ({cfg.server.max_viewers})")
     workdir = Path(tempfile.mkdtemp(prefix="hipcam-soak-"))
-    port = _free_port()
+    port = loadgen.free_port()
     proc = _start_service(cfg, workdir, port)
     stop = threading.Event()
     stats = ViewerStats()
@@ -296,17 +202,17 @@ def _monitor(
     print(" min    fps  p50ms  p90ms  p99ms  dropped  rss_MB  max_gap_s", flush=True)
     start = time.monotonic()
     end = start + minutes * 60.0
-    before = parse_metrics(_get(port, "/metrics")[1].decode())
+    before = loadgen.scrape(port)
     t_before = time.monotonic()
     reports: list[Report] = []
     while time.monotonic() < end:
         time.sleep(max(0.0, min(every, end - time.monotonic())))
         if proc.poll() is not None:
             raise HipcamError(f"the service died during the soak (code {proc.returncode})")
-        now = parse_metrics(_get(port, "/metrics")[1].decode())
+        now = loadgen.scrape(port)
         t_now = time.monotonic()
-        frames = now.get("hipcam_frames_processed_total", 0.0) - before.get("hipcam_frames_processed_total", 0.0)
-        pct = histogram_percentiles(now, before, "hipcam_frame_seconds", (0.5, 0.9, 0.99))
+        frames = loadgen.counter_delta(now, before, "hipcam_frames_processed_total")
+        pct = loadgen.histogram_percentiles(now, before, "hipcam_frame_seconds", (0.5, 0.9, 0.99))
         with stats.lock:
             gap = stats.max_gap_s
         rep = Report(
@@ -315,9 +221,9 @@ def _monitor(
             p50_ms=pct[0.5],
             p90_ms=pct[0.9],
             p99_ms=pct[0.99],
-            dropped=now.get("hipcam_frames_dropped_total", 0.0) - before.get("hipcam_frames_dropped_total", 0.0),
+            dropped=loadgen.counter_delta(now, before, "hipcam_frames_dropped_total"),
             rss_mb=(_rss_kb(proc.pid) or 0) / 1024.0,
-            viewers=int(now.get("hipcam_live_viewers", 0.0)),
+            viewers=int(now.get(("hipcam_live_viewers", ()), 0.0)),
             max_gap_s=gap,
         )
         reports.append(rep)
