@@ -11,7 +11,7 @@ from hipcam.config.gait import GaitParams
 from hipcam.gait.kinematics import CHANNELS, THIGH, TRUNK
 from hipcam.gait.live import LiveGait
 from hipcam.gait.offline import analyze
-from hipcam.gait.strides import Stride, measure_stride
+from hipcam.gait.strides import Stride, StrideWindow, counted_times, measure_stride
 from hipcam.records.landmarks_file import LandmarkSeries
 from hipcam.vision import mask_features as mf
 
@@ -178,7 +178,23 @@ def _stride_with_mask(mask_thigh: np.ndarray) -> str:
     filtered[:, TRUNK] = 2.0
     mask = np.full((n, len(mf.FEATURE_NAMES)), np.nan)
     mask[:, mf.THIGH_MASK_RIGHT] = mask_thigh
-    s = measure_stride("right", 0, 25, 50, filtered, np.ones(n), mask, 1, 0.0, 60.0, P, None)
+    duration, stance, swing = counted_times(0, 25, 50, 60.0)
+    window = StrideWindow(
+        leg="right",
+        start=0,
+        toe_off=25,
+        end=50,
+        filtered=filtered,
+        quality=np.ones(n),
+        mask=mask,
+        d=1,
+        roll_deg=0.0,
+        fps=60.0,
+        duration_s=duration,
+        stance_s=stance,
+        swing_s=swing,
+    )
+    s = measure_stride(window, P)
     return s.thigh_source
 
 

@@ -1,6 +1,7 @@
-"""Landmarks -> sagittal-plane signals (trunk lean, thigh angles, foot positions) and their filtering.
+"""Landmarks -> sagittal-plane signals (trunk lean, thigh angles, foot positions), and the per-frame
+repairs and tests on the landmarks (outliers, leg swaps, identity switches, side view).
 
-Shared by the offline and live paths. All angles in degrees, after camera-roll correction:
+Shared by the offline and live paths (their filters: hipcam.gait.filters). All angles in degrees, after camera-roll correction:
 - thigh_deg: hip->knee from the downward vertical, positive when the knee is behind the hip;
 - trunk_lean_deg: hip-midpoint->shoulder-midpoint from the upward vertical, positive when the
   shoulders are ahead of the hips;
@@ -10,15 +11,12 @@ Shared by the offline and live paths. All angles in degrees, after camera-roll c
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy import signal
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import LEG_JOINTS, PRESENCE, VISIBILITY
+from hipcam.domain import EARS, HIPS, LEG_JOINTS, LEGS, PRESENCE, SHOULDERS, VISIBILITY, Landmark
+from hipcam.gait.filters import running_nanmedian, trailing_nanmedian_last
 
-LEGS: tuple[str, str] = ("left", "right")
 CHANNELS: tuple[str, ...] = (
     "trunk_lean",
     "thigh_left",
@@ -38,8 +36,6 @@ HEEL = {"left": 3, "right": 4}
 TOE = {"left": 5, "right": 6}
 HEEL_Y = {"left": 7, "right": 8}
 TOE_Y = {"left": 9, "right": 10}
-_NOSE, _EARS = 0, (7, 8)
-_SHOULDERS, _HIPS = (11, 12), (23, 24)
 
 
 def joint_ok(landmarks: np.ndarray, params: GaitParams) -> np.ndarray:
@@ -71,8 +67,8 @@ def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
 def direction_votes(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Per frame, + when the person faces +x: nose ahead of the ears, toes ahead of the heels."""
     p = _masked(xy, ok)
-    ear_x = _nanmean(p[..., list(_EARS), 0], axis=-1)
-    votes = [np.sign(p[..., _NOSE, 0] - ear_x)]
+    ear_x = _nanmean(p[..., list(EARS), 0], axis=-1)
+    votes = [np.sign(p[..., Landmark.NOSE, 0] - ear_x)]
     for leg in LEGS:
         j = LEG_JOINTS[leg]
         votes.append(np.sign(p[..., j["foot_index"], 0] - p[..., j["heel"], 0]))
@@ -110,7 +106,7 @@ def frame_signals(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> np.nda
     d: running direction, +1/-1, or one per frame [N] (identity segments may run either way).
     """
     p = _masked(np.asarray(xy, dtype=np.float64), ok)
-    sh, hp = _mid(p, _SHOULDERS), _mid(p, _HIPS)
+    sh, hp = _mid(p, SHOULDERS), _mid(p, HIPS)
     trunk_vec = sh - hp
     trunk_len = np.hypot(trunk_vec[..., 0], trunk_vec[..., 1])
     out = np.full((*xy.shape[:-2], len(CHANNELS)), np.nan)
@@ -148,126 +144,9 @@ def level_axis_angle(angle_deg: np.ndarray | float, d: int, roll_deg: float, up:
     return np.degrees(np.arctan2(d * x2, -y2) if up else np.arctan2(-d * x2, y2))
 
 
-# --- filtering -------------------------------------------------------------------------------
-
-
-def design_filter(fps: float, params: GaitParams) -> np.ndarray:
-    """Butterworth low-pass (second-order sections); cutoff clamped below 0.4 x fps."""
-    cutoff = min(params.filter_cutoff_hz, 0.4 * fps)
-    return signal.butter(params.filter_order, cutoff, btype="low", fs=fps, output="sos")
-
-
-def group_delay_frames(sos: np.ndarray) -> float:
-    """Low-frequency group delay of the causal filter, in frames (subtracted from live event times)."""
-    b, a = signal.sos2tf(sos)
-    _, gd = signal.group_delay((b, a), w=[0.01])
-    return float(gd[0])
-
-
-def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
-    """Linearly interpolate interior NaN runs of at most max_gap samples, per column of x [N, C]."""
-    out = np.array(x, dtype=np.float64, copy=True)
-    n = out.shape[0]
-    idx = np.arange(n)
-    for c in range(out.shape[1]):
-        col = out[:, c]
-        bad = ~np.isfinite(col)
-        if not bad.any() or bad.all():
-            continue
-        good = ~bad
-        filled = np.interp(idx, idx[good], col[good])
-        # Length of each NaN run, to leave long gaps (and the ends) untouched.
-        run_id = np.cumsum(good)
-        run_len = np.bincount(run_id[bad], minlength=run_id[-1] + 1)
-        interior = bad & (run_id > 0) & (run_id < run_id[-1])
-        short = interior & (run_len[run_id] <= max_gap)
-        col[short] = filled[short]
-    return out
-
-
-def zero_lag(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
-    """sosfiltfilt over each finite stretch of each column (long gaps stay NaN, short ones unfiltered)."""
-    out = np.full(x.shape, np.nan)
-    padlen_full = 3 * (2 * len(sos) + 1)
-    for c in range(x.shape[1]):
-        col = x[:, c]
-        finite = np.isfinite(col)
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], finite.astype(np.int8), [0]))))
-        for start, stop in zip(edges[::2], edges[1::2], strict=True):
-            seg = col[start:stop]
-            if seg.size > padlen_full:
-                out[start:stop, c] = signal.sosfiltfilt(sos, seg)
-            else:
-                out[start:stop, c] = seg
-    return out
-
-
-class CausalFilter:
-    """Per-channel causal sosfilt with state; a channel restarts cleanly after a NaN gap.
-
-    One sample of all channels at a time, vectorized over the channels (transposed direct form II,
-    as scipy's sosfilt): a per-channel sosfilt call costs ~0.2 ms each, too much per frame on a Pi.
-    """
-
-    def __init__(self, sos: np.ndarray, channels: int) -> None:
-        self._sos = np.asarray(sos, dtype=np.float64)
-        self._zi0 = signal.sosfilt_zi(sos)  # [sections, 2] steady state for a unit step
-        self._z = np.zeros((channels, len(self._sos), 2))
-        self._live = np.zeros(channels, dtype=bool)
-
-    def step(self, row: np.ndarray) -> np.ndarray:
-        x = np.asarray(row, dtype=np.float64)
-        finite = np.isfinite(x)
-        start = finite & ~self._live
-        # A (re)starting channel begins as if the signal had been constant: no start-up transient.
-        self._z[start] = self._zi0[None] * x[start, None, None]
-        self._live = finite
-        y = np.where(finite, x, 0.0)
-        z = self._z
-        for k, (b0, b1, b2, _, a1, a2) in enumerate(self._sos):
-            xin = y
-            y = b0 * xin + z[:, k, 0]
-            z0 = b1 * xin - a1 * y + z[:, k, 1]
-            z[:, k, 1] = np.where(finite, b2 * xin - a2 * y, z[:, k, 1])
-            z[:, k, 0] = np.where(finite, z0, z[:, k, 0])
-        return np.where(finite, y, np.nan)
-
-
 # --- outliers --------------------------------------------------------------------------------
 
-_OUTLIER_JOINTS = tuple(j for leg in LEGS for j in (LEG_JOINTS[leg]["knee"], LEG_JOINTS[leg]["ankle"],
-                        LEG_JOINTS[leg]["heel"], LEG_JOINTS[leg]["foot_index"]))  # fmt: skip
-
-
-def odd_window(frames: float) -> int:
-    """An odd window length (>= 1) close to `frames`."""
-    n = max(1, round(frames))
-    return n if n % 2 else n + 1
-
-
-def _trailing_median_last(a: np.ndarray, window: int) -> np.ndarray:
-    """running_nanmedian(a, window, centered=False), computed for the last sample only (rest NaN)."""
-    out = np.full(a.shape, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out[-1] = np.nanmedian(a[-window:], axis=0)
-    return out
-
-
-def running_nanmedian(a: np.ndarray, window: int, centered: bool) -> np.ndarray:
-    """Median over `window` samples along axis 0 ignoring NaN (centered, or trailing: ending at each sample).
-
-    Missing samples are left out rather than filled: filling a rejected glitch with its nearest value
-    would copy the glitch's edge into the window and drag the median toward it.
-    """
-    half = window // 2
-    before, after = (half, half) if centered else (window - 1, 0)
-    pad = np.full((before + a.shape[0] + after, *a.shape[1:]), np.nan)
-    pad[before : before + a.shape[0]] = a
-    win = np.lib.stride_tricks.sliding_window_view(pad, window, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
-        return np.nanmedian(win, axis=-1)
+_OUTLIER_JOINTS = tuple(LEG_JOINTS[leg][j] for leg in LEGS for j in ("knee", "ankle", "heel", "foot_index"))
 
 
 def outlier_joints(
@@ -289,8 +168,8 @@ def outlier_joints(
     pts = np.where(ok[:, joints, None], xy[:, joints, :], np.nan)
     if not np.isfinite(pts).any():
         return out
-    med = _trailing_median_last(pts, window) if last_only else running_nanmedian(pts, window, centered)
-    sh, hp = _mid(np.where(ok[..., None], xy, np.nan), _SHOULDERS), _mid(np.where(ok[..., None], xy, np.nan), _HIPS)
+    med = trailing_nanmedian_last(pts, window) if last_only else running_nanmedian(pts, window, centered)
+    sh, hp = _mid(np.where(ok[..., None], xy, np.nan), SHOULDERS), _mid(np.where(ok[..., None], xy, np.nan), HIPS)
     trunk = np.hypot(*(sh - hp).T)
     scale = float(np.nanmedian(trunk)) if np.isfinite(trunk).any() else np.nan
     if not np.isfinite(scale) or scale <= 0:
@@ -308,7 +187,7 @@ _SWAP_JOINTS = ("knee", "ankle", "heel", "foot_index")
 
 def _trunk_scale(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     p = np.where(ok[..., None], xy, np.nan)
-    sh, hp = _mid(p, _SHOULDERS), _mid(p, _HIPS)
+    sh, hp = _mid(p, SHOULDERS), _mid(p, HIPS)
     return np.hypot(*(sh - hp).T)
 
 
@@ -338,7 +217,7 @@ def repair_swaps(
     pts = np.where(ok[:, both, None], xy[:, both, :], np.nan)
     if not np.isfinite(pts).any():
         return swapped
-    med = _trailing_median_last(pts, window) if last_only else running_nanmedian(pts, window, centered)
+    med = trailing_nanmedian_last(pts, window) if last_only else running_nanmedian(pts, window, centered)
     k = len(_SWAP_JOINTS)
 
     def cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -373,7 +252,7 @@ def identity_segments(xy: np.ndarray, ok: np.ndarray, max_jump: float = 1.0, max
     a new segment; strides never span segments and the ground level is taken per segment.
     """
     p = np.where(ok[..., None], xy, np.nan)
-    hp = _mid(p, _HIPS)
+    hp = _mid(p, HIPS)
     trunk = _trunk_scale(xy, ok)
     seg = np.zeros(xy.shape[0], dtype=np.intp)
     current, last = 0, -1
@@ -394,8 +273,8 @@ def body_width(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """[...]: horizontal shoulder (or hip, the larger) width / trunk length. ~0-0.25 in a side view,
     0.4-0.8 facing the camera; NaN without the joints."""
     p = np.where(ok[..., None], xy, np.nan)
-    trunk = np.hypot(*np.moveaxis(_mid(p, _SHOULDERS) - _mid(p, _HIPS), -1, 0))
-    widths = np.stack([np.abs(p[..., a, 0] - p[..., b, 0]) for a, b in (_SHOULDERS, _HIPS)], axis=-1)
+    trunk = np.hypot(*np.moveaxis(_mid(p, SHOULDERS) - _mid(p, HIPS), -1, 0))
+    widths = np.stack([np.abs(p[..., a, 0] - p[..., b, 0]) for a, b in (SHOULDERS, HIPS)], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.max(widths, axis=-1) / trunk
 

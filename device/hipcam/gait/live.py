@@ -12,6 +12,10 @@ Time base: the frame rate is estimated from the t_s timestamps (median frame int
 dropped frames do not move) and replaces fps_hint when they disagree by more than 3 %; stride times
 come from the timestamps, so a dropped frame does not shorten a stride. Frame numbers stay one per
 update() call (the service keys its snapshot ring by them).
+
+LiveGait orchestrates: the recent frames live in a FrameHistory (gait.history), the rate estimate in a
+FrameRateEstimator (gait.frame_rate), the person check in an IdentityGuard (gait.identity) and the
+running direction in a DirectionVote (gait.direction_vote).
 """
 
 from __future__ import annotations
@@ -19,46 +23,38 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import MASK_FEATURES, NUM_LANDMARKS, UNKNOWN
+from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS, UNKNOWN
+from hipcam.gait.direction_vote import DirectionVote
 from hipcam.gait.events import JumpGate, StreamingPeak, toe_off_between
+from hipcam.gait.filters import CausalFilter, design_filter, group_delay_frames, odd_window
+from hipcam.gait.frame_rate import FrameRateEstimator
+from hipcam.gait.history import FrameHistory
+from hipcam.gait.identity import IdentityGuard
 from hipcam.gait.kinematics import (
     CHANNELS,
     HEEL,
     HEEL_Y,
-    LEGS,
     THIGH,
     TOE,
     TOE_Y,
     TRUNK,
-    CausalFilter,
     body_width,
-    design_filter,
     direction_name,
-    direction_votes,
     frame_signals,
-    group_delay_frames,
-    identity_segments,
     joint_ok,
     leg_visibility,
-    odd_window,
     outlier_joints,
     repair_swaps,
-    resolve_direction,
 )
 from hipcam.gait.level import level_landmarks
-from hipcam.gait.strides import GaitEvent, Stride, measure_stride
+from hipcam.gait.strides import GaitEvent, Stride, StrideWindow, measure_stride
 
-_DIRECTION_VOTES = 15  # frames of votes before the running direction is locked
 _LIVE_OUTLIER_SLACK = 1.5  # the trailing median lags fast swings: looser threshold than offline
 _MAX_LATENCIES_KEPT = 200
-_FPS_SAMPLES = 64  # frame intervals in the running median that estimates the frame rate
-_FPS_MIN_SAMPLES = 10
-_FPS_TOLERANCE = 0.03
 _GROUND_EVERY = 8  # frames between updates of the ground level and fore-aft range (percentiles of the buffer)
 
 
@@ -93,37 +89,36 @@ class LiveGait:
         self.fps_hint = float(fps_hint)
         self.roll_deg = float(roll_deg)
         self.width, self.height = frame_size
-        self._votes = 0.0
-        self._vote_frames = 0
-        self._d = resolve_direction(params, 0.0)
+        self._vote = DirectionVote(params)
+        self._identity = IdentityGuard()
+        self._rate = FrameRateEstimator()
         self._frame = -1
-        self._t_prev: float | None = None
-        self._dts: list[float] = []
-        self._vis_avg = {leg: 0.0 for leg in LEGS}
+        self._vis_avg: dict[str, float] = {leg: 0.0 for leg in LEGS}
         self._widths: list[float] = []
-        self._last_pose: tuple[np.ndarray, np.ndarray] = (
-            np.full((NUM_LANDMARKS, 2), np.nan),
-            np.zeros(NUM_LANDMARKS, dtype=bool),
-        )
-        self._last_pose_frame = -1
         self.latencies_frames: list[int] = []  # update index minus the frame of each recent stride-closing strike
-        self._configure(self.fps_hint)
+        self._configure(self.fps_hint, first_frame=0)
 
-    def _configure(self, fps: float) -> None:
-        """(Re)build everything that depends on the frame rate; the buffers restart at the current frame."""
+    def _configure(self, fps: float, first_frame: int) -> None:
+        """(Re)build everything that depends on the frame rate; the buffers restart at `first_frame`."""
         p = self.params
         self.fps = fps
         self._sos = design_filter(fps, p)
         self._delay = round(group_delay_frames(self._sos))
-        self._capacity = int((p.max_stride_s + 1.0) * fps) + 8
+        self._hist = FrameHistory(int((p.max_stride_s + 1.0) * fps) + 8, len(CHANNELS), len(MASK_FEATURES))
         self._outlier_window = odd_window(p.outlier_window_s * fps)
+        self._forget_strides()
+        self._restart(first_frame)
+
+    def _forget_strides(self) -> None:
         self._last_strike: dict[str, int | None] = {leg: None for leg in LEGS}
         self._to: dict[str, list[int]] = {leg: [] for leg in LEGS}
         self._durations: list[float] = []  # accepted strides of both legs (equal in steady running)
-        self._reset_buffers()
 
-    def _new_detectors(self) -> None:
+    def _restart(self, first_frame: int) -> None:
+        """Empty the buffers (the next frame is `first_frame`) and start new filters and detectors."""
         p = self.params
+        self._filter = CausalFilter(self._sos, len(CHANNELS))
+        self._hist.clear(first_frame)
         confirm = max(1, math.ceil(p.event_confirm_s * self.fps - 1e-9))
         distance = max(1, int(0.8 * p.min_stride_s * self.fps))
         self._strike_det = {
@@ -138,55 +133,16 @@ class LiveGait:
         step, resync = p.event_max_speed / self.fps, max(2, round(0.1 * self.fps))
         self._gates = {(leg, c): JumpGate(step, resync) for leg in LEGS for c in ("heel", "toe")}
 
-    def _reset_buffers(self) -> None:
-        self._filter = CausalFilter(self._sos, len(CHANNELS))
-        self._xy: list[np.ndarray] = []
-        self._ok: list[np.ndarray] = []
-        self._raw: list[np.ndarray] = []
-        self._filt: list[np.ndarray] = []
-        self._t: list[float] = []
-        self._vis: dict[str, list[float]] = {leg: [] for leg in LEGS}
-        self._mask: list[np.ndarray] = []
-        self._base = self._frame + 1  # absolute frame of buffer index 0
-        self._new_detectors()
-
     @property
     def direction(self) -> str:
-        return direction_name(self._d)
-
-    def _update_direction(self, xy: np.ndarray, ok: np.ndarray) -> None:
-        if self.params.direction != "auto" or self._vote_frames >= _DIRECTION_VOTES:
-            return
-        vote = float(np.nansum(direction_votes(xy[None], ok[None])))
-        if vote == 0:
-            return
-        self._votes += vote
-        self._vote_frames += 1
-        d = resolve_direction(self.params, self._votes)
-        if d != self._d:  # early flip: the buffered signals used the other sign
-            self._d = d
-            self._frame -= 1  # the buffers restart at the current frame
-            self._reset_buffers()
-            self._frame += 1
+        return direction_name(self._vote.d)
 
     def _check_identity(self, xy: np.ndarray, ok: np.ndarray) -> None:
-        """Restart (buffers, detectors, direction vote) when the tracked person changes (a jump of the
-        hip midpoint or of the body size, as kinematics.identity_segments offline)."""
-        gap = self._frame - self._last_pose_frame
-        pair_xy = np.full((gap + 1, NUM_LANDMARKS, 2), np.nan)
-        pair_ok = np.zeros((gap + 1, NUM_LANDMARKS), dtype=bool)
-        pair_xy[0], pair_ok[0], pair_xy[-1], pair_ok[-1] = *self._last_pose, xy, ok
-        self._last_pose, self._last_pose_frame = (xy, ok), self._frame
-        seg = identity_segments(pair_xy, pair_ok) if gap <= self._capacity else np.array([0, 1])
-        if seg[-1] == seg[0]:
-            return
-        self._votes, self._vote_frames = 0.0, 0
-        self._last_strike = {leg: None for leg in LEGS}
-        self._to = {leg: [] for leg in LEGS}
-        self._durations = []
-        self._frame -= 1
-        self._reset_buffers()
-        self._frame += 1
+        """Restart (buffers, detectors, direction vote) when the tracked person changes."""
+        if self._identity.changed(self._frame, xy, ok, self._hist.capacity):
+            self._vote.reset()
+            self._forget_strides()
+            self._restart(self._frame)
 
     def _facing_camera(self, xy: np.ndarray, ok: np.ndarray) -> bool:
         """Not a side view (median body width over the last ~0.3 s above max_body_width)."""
@@ -195,63 +151,39 @@ class LiveGait:
         widths = [w for w in self._widths if math.isfinite(w)]
         return bool(widths) and float(np.median(widths)) > self.params.max_body_width
 
-    def _update_rate(self, t_s: float) -> None:
-        """Estimate the frame rate from the timestamps; adopt it when fps_hint (or the last estimate) is off."""
-        if not math.isfinite(t_s):
+    def _clean_pose(self, xy: np.ndarray, ok: np.ndarray) -> None:
+        """Trailing-window versions of the offline leg-swap repair and outlier test, on this frame's
+        pose (in place) against the previous outlier_window - 1 frames."""
+        win, held = self._outlier_window, len(self._hist)
+        if held + 1 < win:
             return
-        if self._t_prev is not None and t_s > self._t_prev:
-            self._dts.append(t_s - self._t_prev)
-            del self._dts[:-_FPS_SAMPLES]
-        self._t_prev = t_s
-        if len(self._dts) < _FPS_MIN_SAMPLES:
-            return
-        est = 1.0 / float(np.median(self._dts))
-        if 1.0 <= est <= 10000.0 and abs(est / self.fps - 1.0) > _FPS_TOLERANCE:
-            self._frame -= 1
-            self._configure(est)
-            self._frame += 1
+        pts = np.concatenate([self._hist.xy[held - (win - 1) :], xy[None]])
+        oks = np.concatenate([self._hist.ok[held - (win - 1) :], ok[None]])
+        if repair_swaps(pts, oks, win, centered=False, last_only=True)[-1]:
+            xy[:], ok[:] = pts[-1], oks[-1]
+        thr = self.params.outlier_threshold * _LIVE_OUTLIER_SLACK
+        ok &= ~outlier_joints(pts, oks, win, thr, centered=False, last_only=True)[-1]
 
     def _append(self, t_s: float, xy: np.ndarray, ok: np.ndarray, vis: dict[str, float], mask_row: np.ndarray) -> None:
         if xy.size:
             xy, ok = xy.copy(), ok.copy()
-            self._xy.append(xy)
-            self._ok.append(ok)
-            win = self._outlier_window
-            if len(self._xy) >= win:
-                pts, oks = np.stack(self._xy[-win:]), np.stack(self._ok[-win:])
-                # Trailing-window versions of the offline leg-swap repair and outlier test (last row only).
-                if repair_swaps(pts, oks, win, centered=False, last_only=True)[-1]:
-                    xy[:], ok[:] = pts[-1], oks[-1]
-                thr = self.params.outlier_threshold * _LIVE_OUTLIER_SLACK
-                ok &= ~outlier_joints(pts, oks, win, thr, centered=False, last_only=True)[-1]
-            raw = frame_signals(xy[None], ok[None], self._d)[0]
+            self._clean_pose(xy, ok)
+            raw = frame_signals(xy[None], ok[None], self._vote.d)[0]
         else:
-            self._xy.append(np.full((NUM_LANDMARKS, 2), np.nan))
-            self._ok.append(np.zeros(NUM_LANDMARKS, dtype=bool))
+            xy, ok = np.full((NUM_LANDMARKS, 2), np.nan), np.zeros(NUM_LANDMARKS, dtype=bool)
             raw = np.full(len(CHANNELS), np.nan)
-        self._raw.append(raw)
-        self._t.append(t_s)
-        self._filt.append(self._filter.step(raw))
-        for leg in LEGS:
-            self._vis[leg].append(vis[leg])
-        self._mask.append(mask_row)
-        excess = len(self._raw) - self._capacity
-        if excess > 0:
-            buffers: list[list[Any]] = [
-                self._xy, self._ok, self._raw, self._filt, self._t, self._mask, *self._vis.values()
-            ]  # fmt: skip
-            for buf in buffers:
-                del buf[:excess]
-            self._base += excess
+        self._hist.append(t_s, xy, ok, raw, self._filter.step(raw), vis, mask_row)
 
     def update(self, t_s: float, landmarks: np.ndarray | None, mask_features: np.ndarray | None = None) -> LiveUpdate:
         """Feed one frame (landmarks [33, 5] normalized as in the landmarks file, or None if no pose)."""
         self._frame += 1
-        self._update_rate(float(t_s))
+        fps = self._rate.update(float(t_s), self.fps)
+        if fps is not None:
+            self._configure(fps, first_frame=self._frame)
         mask_row = np.full(len(MASK_FEATURES), np.nan)
         if mask_features is not None and np.shape(mask_features) == mask_row.shape:
             mask_row = np.asarray(mask_features, dtype=np.float64)
-        vis = {leg: 0.0 for leg in LEGS}
+        vis: dict[str, float] = {leg: 0.0 for leg in LEGS}
         xy = np.zeros((0, 2))
         ok = np.zeros(NUM_LANDMARKS, dtype=bool)
         if landmarks is not None and np.shape(landmarks) == (NUM_LANDMARKS, 5):
@@ -263,7 +195,8 @@ class LiveGait:
                 if self._facing_camera(xy, ok):
                     xy = np.zeros((0, 2))  # no side view: no events or angles from this frame
                 else:
-                    self._update_direction(xy, ok)
+                    if self._vote.update(xy, ok):  # early flip: the buffered signals used the other sign
+                        self._restart(self._frame)
                     vis = {leg: float(leg_visibility(lm, leg)) for leg in LEGS}
         for leg in LEGS:
             self._vis_avg[leg] += 0.05 * (vis[leg] - self._vis_avg[leg])
@@ -278,9 +211,9 @@ class LiveGait:
         return "left" if left > right else "right"
 
     def _make_update(self, t_s: float, events: list[GaitEvent], strides: list[Stride]) -> LiveUpdate:
-        row = self._filt[-1]
+        row = self._hist.filt[-1]
         near = self._near_leg()
-        thigh = {leg: float(row[THIGH[leg]]) for leg in LEGS}
+        thigh: dict[str, float] = {leg: float(row[THIGH[leg]]) for leg in LEGS}
         thigh_near = thigh[near] if near else float(np.nanmax([thigh["left"], thigh["right"], -np.inf]))
         if not math.isfinite(thigh_near):
             thigh_near = math.nan
@@ -301,7 +234,7 @@ class LiveGait:
     def _refresh_ground(self) -> None:
         """Both legs' ground levels (95th percentile of the buffered heel / foot tip heights) and the
         middles of their fore-aft ranges (10th-90th percentile), from the whole buffer."""
-        hist = np.asarray(self._raw)
+        hist = self._hist.raw
         heights = hist[:, [c for leg in LEGS for c in (HEEL_Y[leg], TOE_Y[leg])]]
         fore_aft = hist[:, [c for leg in LEGS for c in (HEEL[leg], TOE[leg])]]
         with warnings.catch_warnings():
@@ -332,11 +265,11 @@ class LiveGait:
         return heel, toe
 
     def _detect(self) -> tuple[list[GaitEvent], list[Stride]]:
-        row = self._raw[-1]
+        row = self._hist.raw[-1]
         i = self._frame
         events: list[GaitEvent] = []
         strides: list[Stride] = []
-        ready = len(self._raw) >= self.params.min_stride_s * self.fps  # history for the ground level and range
+        ready = len(self._hist) >= self.params.min_stride_s * self.fps  # history for the ground level and range
         if ready and i >= self._ground_next:
             self._refresh_ground()
         for leg in LEGS:
@@ -362,40 +295,44 @@ class LiveGait:
 
     def _seconds(self, start: int, end: int) -> float:
         """Time between two frames from the timestamps (frame count / fps where they are missing)."""
-        a, b = start - self._base, end - self._base
-        if 0 <= a < len(self._t) and 0 <= b < len(self._t):
-            dt = self._t[b] - self._t[a]
+        t = self._hist.t
+        a, b = start - self._hist.base, end - self._hist.base
+        if 0 <= a < len(t) and 0 <= b < len(t):
+            dt = t[b] - t[a]
             if math.isfinite(dt) and dt > 0:
-                return dt
+                return float(dt)
         return (end - start) / self.fps
 
     def _stride(self, leg: str, start: int, end: int) -> Stride | None:
-        shift = self._base - self._delay  # filtered-buffer index -> frame (group delay removed)
-        a, b = start - shift, end - shift
-        if start < self._base:
-            return None  # the buffer no longer holds the stride's start (a >= 0 then: the delay is >= 0)
-        filt = np.asarray(self._filt)
-        toe = filt[:, TOE[leg]]
-        tof = toe_off_between(self._to[leg], start, end, toe, offset=shift)
+        hist = self._hist
+        shift = hist.base - self._delay  # filtered-buffer index -> frame (group delay removed)
+        if start < hist.base:
+            return None  # the buffer no longer holds the stride's start (start - shift >= 0 then: the delay is >= 0)
+        tof = toe_off_between(self._to[leg], start, end, hist.filt[:, TOE[leg]], offset=shift)
         self._to[leg] = [t for t in self._to[leg] if t >= end]
         history = self._durations[-self.params.rolling_strides :]
-        median = float(np.median(history)) if len(history) >= 3 else None
         duration = self._seconds(start, end)
-        # measure_stride times the stride from frame counts; scale its median so the split/merged test
-        # compares like with like, then replace the times with the timestamp-based ones.
-        counted = (end - start) / self.fps
-        stride = measure_stride(
-            leg, a, None if tof is None else tof - shift, b, filt, self._delayed(np.asarray(self._vis[leg])),
-            self._delayed(np.asarray(self._mask)), self._d, self.roll_deg, self.fps, self.params,
-            None if median is None else median * counted / duration, offset=shift,
-        )  # fmt: skip
-        stride.duration_s = duration
+        window = StrideWindow(
+            leg=leg,
+            start=start - shift,
+            toe_off=None if tof is None else tof - shift,
+            end=end - shift,
+            filtered=hist.filt,
+            quality=self._delayed(hist.vis(leg)),
+            mask=self._delayed(hist.mask),
+            d=self._vote.d,
+            roll_deg=self.roll_deg,
+            fps=self.fps,
+            duration_s=duration,
+            stance_s=None if tof is None else self._seconds(start, tof),
+            swing_s=None if tof is None else self._seconds(tof, end),
+            median_duration_s=float(np.median(history)) if len(history) >= 3 else None,
+            offset=shift,
+        )
+        stride = measure_stride(window, self.params)
         if duration < self.params.min_stride_s and not stride.reason:
             # A false strike mid-stride (a foot BlazePose lost and found again) splits the stride in two.
             stride.reason, stride.cls = "stride too short (split stride)", UNKNOWN
-        if tof is not None:
-            stride.stance_s = self._seconds(start, tof)
-            stride.swing_s = self._seconds(tof, end)
         if not stride.reason:  # only accepted strides set the expected duration
             self._durations.append(duration)
             del self._durations[: -self.params.rolling_strides]

@@ -4,40 +4,39 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import MASK_FEATURES, NUM_LANDMARKS
+from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS
 from hipcam.errors import HipcamError, LandmarksFileError
 from hipcam.gait.events import find_foot_events, toe_off_between
+from hipcam.gait.filters import design_filter, fill_gaps, odd_window, zero_lag
 from hipcam.gait.kinematics import (
     HEEL,
     HEEL_Y,
-    LEGS,
     TOE,
     TOE_Y,
-    design_filter,
     direction_name,
     direction_votes,
-    fill_gaps,
     frame_signals,
     identity_segments,
     joint_ok,
     leg_visibility,
-    odd_window,
     outlier_joints,
     repair_swaps,
     resolve_direction,
     side_view,
-    zero_lag,
 )
 from hipcam.gait.level import level_landmarks
 from hipcam.gait.strides import (
     GaitEvent,
     GaitReport,
     Stride,
+    StrideWindow,
     cadence_spm,
+    counted_times,
     measure_stride,
 )
 from hipcam.records.landmarks_file import LandmarkSeries, validate
@@ -97,11 +96,23 @@ def _main_direction(d_frame: np.ndarray, segments: np.ndarray, side: np.ndarray)
     return int(d_frame[segments == longest][0])
 
 
-def analyze(
-    series: LandmarkSeries, params: GaitParams, fps: float | None = None, roll_deg: float | None = None
-) -> GaitReport:
-    """Analyse a whole clip. fps overrides the file's rate (slow-motion footage: the true capture rate)."""
-    rate, roll = _check(series, fps, roll_deg)
+@dataclass
+class _Clip:
+    """A clip's cleaned-up signals, everything the per-leg event and stride search reads."""
+
+    rate: float
+    roll: float
+    landmarks: np.ndarray  # [N, 33, 5]
+    raw: np.ndarray  # frame_signals [N, CHANNELS], NaN facing the camera
+    filtered: np.ndarray  # zero-lag filtered, short gaps filled
+    bridged: np.ndarray  # raw with gaps of a frame or two filled
+    segments: np.ndarray  # identity (and side-view) segment per frame
+    d_frame: np.ndarray  # running direction per frame
+    direction: int  # the clip's main running direction
+    mask: np.ndarray | None
+
+
+def _prepare(series: LandmarkSeries, params: GaitParams, rate: float, roll: float) -> _Clip:
     lm = np.asarray(series.image_landmarks, dtype=np.float64)
     ok = joint_ok(lm, params)
     xy = level_landmarks(lm, series.width, series.height, roll)
@@ -113,53 +124,92 @@ def analyze(
     # A turn away from the side view also ends a segment: no stride spans it.
     segments = identity_segments(xy, ok) + np.concatenate(([0], np.cumsum(side[1:] != side[:-1])))
     d_frame = segment_directions(params, direction_votes(xy, ok), segments)
-    d = _main_direction(d_frame, segments, side)
     raw = frame_signals(xy, ok, d_frame)
     raw[~side] = np.nan  # no events or angles facing the camera
     sos = design_filter(rate, params)
-    filtered = zero_lag(fill_gaps(raw, int(params.max_gap_s * rate)), sos)
-    mask = mask_matrix(series)
-    bridged = fill_gaps(raw, 2)  # a dropped frame or two still counts as measured
+    return _Clip(
+        rate=rate,
+        roll=roll,
+        landmarks=lm,
+        raw=raw,
+        filtered=zero_lag(fill_gaps(raw, int(params.max_gap_s * rate)), sos),
+        bridged=fill_gaps(raw, 2),  # a dropped frame or two still counts as measured
+        segments=segments,
+        d_frame=d_frame,
+        direction=_main_direction(d_frame, segments, side),
+        mask=mask_matrix(series),
+    )
+
+
+def _leg(clip: _Clip, leg: str, params: GaitParams) -> tuple[list[GaitEvent], list[Stride], float | None]:
+    """One leg's events, strides and cadence."""
+    filtered, raw, rate = clip.filtered, clip.raw, clip.rate
+    fs, to = find_foot_events(
+        filtered[:, HEEL[leg]],
+        filtered[:, TOE[leg]],
+        filtered[:, HEEL_Y[leg]],
+        filtered[:, TOE_Y[leg]],
+        rate,
+        params,
+        measured=(np.isfinite(clip.bridged[:, HEEL[leg]]), np.isfinite(clip.bridged[:, TOE[leg]])),
+        raw=(raw[:, HEEL[leg]], raw[:, TOE[leg]]),
+        segments=clip.segments,
+    )
+    events = [GaitEvent(int(f), leg, "foot_strike") for f in fs] + [GaitEvent(int(t), leg, "toe_off") for t in to]
+    pairs = [
+        (int(a), int(b))
+        for a, b in itertools.pairwise(fs)
+        if (b - a) / rate <= params.max_stride_s and clip.segments[a] == clip.segments[b]  # one person per stride
+    ]
+    toe_offs = [toe_off_between(to, a, b, filtered[:, TOE[leg]]) for a, b in pairs]
+    durations = [(b - a) / rate for (a, b), tof in zip(pairs, toe_offs, strict=True) if tof is not None]
+    median = float(np.median(durations)) if durations else None
+    quality = leg_visibility(clip.landmarks, leg)
+    strides: list[Stride] = []
+    for (a, b), tof in zip(pairs, toe_offs, strict=True):
+        duration, stance, swing = counted_times(a, tof, b, rate)
+        window = StrideWindow(
+            leg=leg,
+            start=a,
+            toe_off=tof,
+            end=b,
+            filtered=filtered,
+            quality=quality,
+            mask=clip.mask,
+            d=int(clip.d_frame[a]),
+            roll_deg=clip.roll,
+            fps=rate,
+            duration_s=duration,
+            stance_s=stance,
+            swing_s=swing,
+            median_duration_s=median,
+        )
+        strides.append(measure_stride(window, params))
+    return events, strides, cadence_spm(durations)
+
+
+def analyze(
+    series: LandmarkSeries, params: GaitParams, fps: float | None = None, roll_deg: float | None = None
+) -> GaitReport:
+    """Analyse a whole clip. fps overrides the file's rate (slow-motion footage: the true capture rate)."""
+    rate, roll = _check(series, fps, roll_deg)
+    clip = _prepare(series, params, rate, roll)
     events: list[GaitEvent] = []
     strides: list[Stride] = []
     cad_leg: dict[str, float | None] = {}
     for leg in LEGS:
-        fs, to = find_foot_events(
-            filtered[:, HEEL[leg]],
-            filtered[:, TOE[leg]],
-            filtered[:, HEEL_Y[leg]],
-            filtered[:, TOE_Y[leg]],
-            rate,
-            params,
-            measured=(np.isfinite(bridged[:, HEEL[leg]]), np.isfinite(bridged[:, TOE[leg]])),
-            raw=(raw[:, HEEL[leg]], raw[:, TOE[leg]]),
-            segments=segments,
-        )
-        toe = filtered[:, TOE[leg]]
-        events += [GaitEvent(int(f), leg, "foot_strike") for f in fs]
-        events += [GaitEvent(int(t), leg, "toe_off") for t in to]
-        pairs = [
-            (int(a), int(b))
-            for a, b in itertools.pairwise(fs)
-            if (b - a) / rate <= params.max_stride_s and segments[a] == segments[b]  # one person per stride
-        ]
-        toe_offs = [toe_off_between(to, a, b, toe) for a, b in pairs]
-        durations = [(b - a) / rate for (a, b), tof in zip(pairs, toe_offs, strict=True) if tof is not None]
-        median = float(np.median(durations)) if durations else None
-        quality = leg_visibility(lm, leg)
-        for (a, b), tof in zip(pairs, toe_offs, strict=True):
-            strides.append(
-                measure_stride(leg, a, tof, b, filtered, quality, mask, int(d_frame[a]), roll, rate, params, median)
-            )
-        cad_leg[leg] = cadence_spm(durations)
+        leg_events, leg_strides, cad_leg[leg] = _leg(clip, leg, params)
+        events += leg_events
+        strides += leg_strides
     events.sort(key=lambda e: (e.frame, e.leg))
     strides.sort(key=lambda s: (s.foot_strike_frame, s.leg))
     all_durations = [s.duration_s for s in strides if s.toe_off_frame is not None and s.reason == ""]
+    lm = clip.landmarks
     return GaitReport(
         fps=rate,
         frames=len(series),
         frames_with_pose=int(np.sum(series.found & np.isfinite(lm[:, :, 0]).any(axis=1))),
-        direction=direction_name(d),
+        direction=direction_name(clip.direction),
         roll_deg=roll,
         near_leg=near_leg(lm),
         events=events,

@@ -76,70 +76,111 @@ def _nanmedian(x: np.ndarray) -> float:
     return float(np.median(x)) if x.size else math.nan
 
 
-def measure_stride(
-    leg: str,
-    start: int,
-    toe_off: int | None,
-    end: int,
-    filtered: np.ndarray,
-    quality: np.ndarray,
-    mask: np.ndarray | None,
-    d: int,
-    roll_deg: float,
-    fps: float,
-    params: GaitParams,
-    median_duration_s: float | None,
-    offset: int = 0,
-) -> Stride:
-    """Measure and classify the stride [start, end) of `leg`.
+@dataclass(frozen=True)
+class StrideWindow:
+    """One stride [start, end) of `leg` and the arrays it is measured on, timed by the caller (offline
+    from frame counts, see `counted_times`; live from the frames' timestamps).
 
     filtered: signals [n, CHANNELS]; quality: this leg's visibility [n]; mask: mask features [n, K] in
-    domain.MASK_FEATURES order or None. start/toe_off/end index these arrays; `offset` is added
-    to report absolute frame numbers (the live buffer's position in the stream).
+    domain.MASK_FEATURES order or None. start/toe_off/end index these arrays; `offset` is added to
+    report absolute frame numbers (the live buffer's position in the stream). median_duration_s: the
+    expected stride duration (split/merged strides are judged against it), None while unknown.
     """
-    duration = (end - start) / fps
-    thigh = filtered[start:end, THIGH[leg]]
-    stride = Stride(
-        leg=leg, foot_strike_frame=start + offset, toe_off_frame=None if toe_off is None else toe_off + offset,
-        end_frame=end + offset, peak_frame=None, thigh_peak_deg=math.nan, trunk_lean_deg=math.nan,
-        hip_extension_deg=math.nan, back_arch=BackArch(False, None, math.nan), cls=UNKNOWN, confidence=0.0,
-        duration_s=duration, stance_s=None if toe_off is None else (toe_off - start) / fps,
-        swing_s=None if toe_off is None else (end - toe_off) / fps,
-    )  # fmt: skip
-    q = float(np.median(quality[start:end])) if end > start else 0.0
+
+    leg: str
+    start: int
+    toe_off: int | None
+    end: int
+    filtered: np.ndarray
+    quality: np.ndarray
+    mask: np.ndarray | None
+    d: int  # running direction, +1 toward +x
+    roll_deg: float
+    fps: float
+    duration_s: float
+    stance_s: float | None
+    swing_s: float | None
+    median_duration_s: float | None = None
+    offset: int = 0
+
+
+def counted_times(start: int, toe_off: int | None, end: int, fps: float) -> tuple[float, float | None, float | None]:
+    """(duration, stance, swing) in seconds from frame counts; stance and swing are None without a toe-off."""
     if toe_off is None:
-        stride.reason = "no single toe-off between the foot strikes"
-    elif median_duration_s and abs(duration / median_duration_s - 1.0) > params.stride_tolerance:
-        stride.reason = "stride duration off the median (split or merged stride)"
-    elif q < params.min_visibility:
-        stride.reason = "leg occluded (low landmark visibility)"
-    elif np.isfinite(thigh).mean() < 0.7:
-        stride.reason = "too few frames with this leg's thigh"
-    if not np.isfinite(thigh).any():
-        stride.reason = stride.reason or "no thigh angle"
-        return stride
-    p = start + int(np.nanargmax(thigh))
-    stride.peak_frame = p + offset
-    thigh_lm = float(filtered[p, THIGH[leg]])
-    trunk = float(filtered[p, TRUNK])
+        return (end - start) / fps, None, None
+    return (end - start) / fps, (toe_off - start) / fps, (end - toe_off) / fps
+
+
+def _unmeasured(w: StrideWindow) -> Stride:
+    """The stride's frames and times, nothing measured yet (class unknown)."""
+    return Stride(
+        leg=w.leg,
+        foot_strike_frame=w.start + w.offset,
+        toe_off_frame=None if w.toe_off is None else w.toe_off + w.offset,
+        end_frame=w.end + w.offset,
+        peak_frame=None,
+        thigh_peak_deg=math.nan,
+        trunk_lean_deg=math.nan,
+        hip_extension_deg=math.nan,
+        back_arch=BackArch(False, None, math.nan),
+        cls=UNKNOWN,
+        confidence=0.0,
+        duration_s=w.duration_s,
+        stance_s=w.stance_s,
+        swing_s=w.swing_s,
+    )
+
+
+def _rejection(w: StrideWindow, thigh: np.ndarray, quality: float, params: GaitParams) -> str:
+    """Why the stride cannot be classified whatever its angles ("" when it can)."""
+    if w.toe_off is None:
+        return "no single toe-off between the foot strikes"
+    if w.median_duration_s and abs(w.duration_s / w.median_duration_s - 1.0) > params.stride_tolerance:
+        return "stride duration off the median (split or merged stride)"
+    if quality < params.min_visibility:
+        return "leg occluded (low landmark visibility)"
+    if np.isfinite(thigh).mean() < 0.7:
+        return "too few frames with this leg's thigh"
+    return ""
+
+
+def _measure_peak(stride: Stride, w: StrideWindow, peak: int, params: GaitParams) -> None:
+    """Fill in the angles at the thigh's peak frame `peak` and the back-arch measures."""
+    thigh_lm = float(w.filtered[peak, THIGH[w.leg]])
+    trunk = float(w.filtered[peak, TRUNK])
     thigh_used, source = thigh_lm, "landmarks"
     arch = BackArch(False, None, -trunk)
-    if mask is not None:
-        other = other_leg(leg)
-        separation = thigh_lm - float(filtered[p, THIGH[other]])
+    if w.mask is not None:
+        separation = thigh_lm - float(w.filtered[peak, THIGH[other_leg(w.leg)]])
         # The outline's thigh axis is only measurable where the thighs are apart in the image; with
         # them merged near the hip it reads the pair's common centre (much too extended).
         if np.isfinite(separation) and separation >= params.thigh_mask_min_separation_deg:
-            thigh_used, source = _mask_thigh(thigh_lm, mask, p, leg, d, roll_deg, fps, params)
-        arch = lumbar_arch(mask, filtered, start, end, p, fps, params, -trunk)
+            thigh_used, source = _mask_thigh(thigh_lm, w.mask, peak, w.leg, w.d, w.roll_deg, w.fps, params)
+        arch = lumbar_arch(w.mask, w.filtered, w.start, w.end, peak, w.fps, params, -trunk)
+    stride.peak_frame = peak + w.offset
     stride.thigh_landmark_deg, stride.thigh_peak_deg, stride.thigh_source = thigh_lm, thigh_used, source
     stride.trunk_lean_deg = trunk
     stride.hip_extension_deg = thigh_used - trunk
     arch.detected = arch_margin(trunk, arch.lumbar_arch_change, params) >= 0
     stride.back_arch = arch
+
+
+def measure_stride(w: StrideWindow, params: GaitParams) -> Stride:
+    """Measure and classify the stride `w` describes."""
+    thigh = w.filtered[w.start : w.end, THIGH[w.leg]]
+    stride = _unmeasured(w)
+    q = float(np.median(w.quality[w.start : w.end])) if w.end > w.start else 0.0
+    stride.reason = _rejection(w, thigh, q, params)
+    if not np.isfinite(thigh).any():
+        stride.reason = stride.reason or "no thigh angle"
+        return stride
+    _measure_peak(stride, w, w.start + int(np.nanargmax(thigh)), params)
     if stride.reason:
         return stride
-    stride.cls, stride.confidence = classify(thigh_used, trunk, arch.lumbar_arch_change, min(1.0, q), params)
+    arch_change = stride.back_arch.lumbar_arch_change
+    stride.cls, stride.confidence = classify(
+        stride.thigh_peak_deg, stride.trunk_lean_deg, arch_change, min(1.0, q), params
+    )
     if stride.cls == UNKNOWN:
         stride.reason = "low confidence"
     return stride
