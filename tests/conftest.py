@@ -1,12 +1,17 @@
-"""Shared fixtures: where the fetched assets and the shared test data are."""
+"""Shared fixtures: where the fetched assets and the shared test data are; the fake picamera2."""
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import settings
 
+from hipcam.assets import load_manifest
 from hipcam.config import load_config
 
 # The machine is shared and noisy: no per-example deadline; CI explores a fixed, reproducible set.
@@ -14,15 +19,34 @@ settings.register_profile("hipcam", deadline=None, derandomize=True, print_blob=
 settings.load_profile("hipcam")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+FAKES = Path(__file__).resolve().parent / "fakes"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 # Where `hipcam fetch` put the models: the config's paths.models_dir, as the environment sets it.
 MODELS_DIR = load_config().paths.models()
+FETCHED = tuple(asset.file for asset in load_manifest())  # the models and the demo clip
+
+
+def models_missing() -> str | None:
+    """Why the fetched assets cannot be used (a skip reason), or None when they are all there."""
+    missing = [name for name in FETCHED if not (MODELS_DIR / name).is_file()]
+    if not missing:
+        return None
+    return f"{', '.join(missing)} not fetched into {MODELS_DIR}: run scripts/setup (it runs `hipcam fetch`)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # For tests that reach the assets without the fixtures (a subprocess serving the demo clip).
+    if reason := models_missing():
+        for item in items:
+            if item.get_closest_marker("needs_models"):
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    if not (MODELS_DIR / "pose_landmark_full.tflite").is_file():
-        pytest.skip(f"models are not fetched into {MODELS_DIR}: run scripts/setup (it runs `hipcam fetch`)")
+    """The fetched models and demo clip; the test is skipped, with the reason, when any is missing."""
+    if reason := models_missing():
+        pytest.skip(reason)
     return MODELS_DIR
 
 
@@ -36,3 +60,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA} (clone with ../shared beside the repo)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """tests/fakes/picamera2 as ``picamera2`` for one test (even on a Pi with the real one), fresh state."""
+    real = sys.modules.pop("picamera2", None)
+    monkeypatch.syspath_prepend(str(FAKES))
+    module = importlib.import_module("picamera2")
+    assert Path(str(module.__file__)).is_relative_to(FAKES), module.__file__
+    module.reset()
+    yield module
+    sys.modules.pop("picamera2", None)
+    if real is not None:
+        sys.modules["picamera2"] = real

@@ -25,7 +25,7 @@ from conftest import MODELS_DIR
 
 from hipcam.auth import hash_pin
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_models]
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parent.parent

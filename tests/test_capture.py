@@ -24,16 +24,16 @@ def _read_all(source: FrameSource) -> list[Frame]:
     return frames
 
 
-def test_missing_file(tmp_path: Path, models_dir: Path) -> None:
+def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match=r"nope\.mp4: no such video file$"):
-        open_source(str(tmp_path / "nope.mp4"), _cfg(models_dir))
+        open_source(str(tmp_path / "nope.mp4"), _cfg(tmp_path))
 
 
-def test_not_a_video(tmp_path: Path, models_dir: Path) -> None:
+def test_not_a_video(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.mp4"
     bogus.write_text("this is not a video\n" * 100)
     with pytest.raises(VideoError, match="not a video") as err:
-        open_source(str(bogus), _cfg(models_dir))
+        open_source(str(bogus), _cfg(tmp_path))
     assert "\n" not in str(err.value)
 
 
@@ -64,7 +64,7 @@ def test_demo_clip_frames_and_timestamps(models_dir: Path) -> None:
     assert first.shape == (994, 1768, 3) and first.dtype == np.uint8
 
 
-def test_rgb_order(tmp_path: Path, models_dir: Path) -> None:
+def test_rgb_order(tmp_path: Path) -> None:
     import cv2
 
     path = tmp_path / "red.avi"
@@ -95,8 +95,8 @@ def test_demo_missing_asks_for_fetch(tmp_path: Path) -> None:
         make_source("demo", HipcamConfig(paths={"models_dir": tmp_path}))
 
 
-def test_spec_routing(models_dir: Path) -> None:
-    cfg = _cfg(models_dir)
+def test_spec_routing(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
     cam = make_source("2", cfg)
     assert isinstance(cam, OpenCVSource) and cam.kind == "camera" and cam.target == 2
     url = make_source("rtsp://cam.local/stream", cfg)

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.integration  # each test runs the installed console script
+
 HIPCAM = Path(sys.executable).parent / "hipcam"
 # Variables that would change what gets printed (debug switches, a config file, log levels).
 UNSET = ("HIPCAM_CONFIG", "HIPCAM_DEBUG", "OPENCV_FFMPEG_LOGLEVEL", "OPENCV_FFMPEG_DEBUG", "OPENCV_LOG_LEVEL")
@@ -75,8 +77,13 @@ def test_analyze_bad_video_prints_one_line(
 
 @pytest.mark.parametrize(
     ("source", "message"),
-    [("/dev/video99", "no such camera device"), ("/dev/null", "cannot be opened"), ("42", "no such camera device")],
-    ids=["absent-device", "not-a-camera", "absent-index"],
+    [
+        ("/dev/video99", "no such camera device"),
+        ("/dev/null", "cannot be opened"),
+        ("42", "no such camera device"),
+        ("ftp://cam.local/walk.mp4", "unsupported URL scheme ftp://"),
+    ],
+    ids=["absent-device", "not-a-camera", "absent-index", "unsupported-url"],
 )
 def test_serve_unreadable_camera_prints_one_line(source: str, message: str, tmp_path: Path, models_dir: Path) -> None:
     # At start-up an unusable camera is an error; a camera lost once running is retried instead.

@@ -78,6 +78,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         load_config(path, environ={"HIPCAM_SERVER__PORT": "many"})
 
 
+@pytest.mark.needs_models  # the good file passes only where the models are fetched
 def test_config_check_cli_prints_one_line_and_fails(tmp_path: Path) -> None:
     bad = write(tmp_path, "[server]\nport = 0\n")
     proc = subprocess.run(

@@ -10,15 +10,28 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import MODELS_DIR as MODELS
+from conftest import FETCHED
 
 from hipcam.commands.config_check import check_camera_device, check_config, check_port
 
 
+@pytest.fixture(autouse=True)
+def _only_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HIPCAM_* variables override the file; the file under test must be all that counts."""
+    for name in [n for n in os.environ if n.startswith("HIPCAM_")]:
+        monkeypatch.delenv(name)
+
+
 def _write(tmp_path: Path, body: str) -> Path:
+    """A config whose models dir holds the fetched files' names (the check looks for files, it does
+    not load them), so these tests need no `hipcam fetch`."""
+    models = tmp_path / "models"
+    models.mkdir(exist_ok=True)
+    for name in FETCHED:
+        (models / name).touch()
     path = tmp_path / "config.toml"
     data_dir = tmp_path / "data"
-    path.write_text(f'[storage]\ndata_dir = "{data_dir}"\n[paths]\nmodels_dir = "{MODELS}"\n' + body)
+    path.write_text(f'[storage]\ndata_dir = "{data_dir}"\n[paths]\nmodels_dir = "{models}"\n' + body)
     return path
 
 
@@ -69,6 +82,15 @@ def test_good_file(tmp_path: Path) -> None:
     assert code == 0, err
     assert out.strip().endswith(": ok")
     assert "pin_hash" in err  # a warning, not an error
+
+
+def test_models_not_fetched(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[capture]\nsource = "demo"\n')
+    (tmp_path / "models" / "pose_detection.tflite").unlink()
+    code, out, err = _run(path, check_port_free=False)
+    assert code != 0 and out == ""
+    assert err.count("\n") == 1 and "paths.models_dir" in err and "pose_detection.tflite" in err, err
+    assert "run `hipcam fetch`" in err
 
 
 def test_port_in_use(tmp_path: Path) -> None:

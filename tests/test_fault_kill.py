@@ -90,6 +90,8 @@ def _check_db(data_dir: Path, acked: list[int]) -> int:
         db.close()
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_sigkill_50_times_keeps_every_acknowledged_stride(tmp_path: Path) -> None:
     rng = random.Random(SEED)

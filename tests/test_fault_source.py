@@ -92,7 +92,15 @@ def cfg(tmp_path: Path) -> HipcamConfig:
     return load_config(None, {}, {"storage": {"data_dir": str(tmp_path)}})
 
 
-@pytest.mark.parametrize(("mode", "outage_s"), [("raise", 1.0), ("raise", 8.0), ("stall", 4.0)])
+# Real threads in real time: the short outage runs in the fast set, the long ones (5-11 s each) are slow.
+@pytest.mark.parametrize(
+    ("mode", "outage_s"),
+    [
+        ("raise", 1.0),
+        pytest.param("raise", 8.0, marks=pytest.mark.slow),
+        pytest.param("stall", 4.0, marks=pytest.mark.slow),
+    ],
+)
 def test_camera_lost_then_back(cfg: HipcamConfig, mode: str, outage_s: float) -> None:
     from flask import Flask
 
@@ -138,6 +146,7 @@ def test_camera_lost_then_back(cfg: HipcamConfig, mode: str, outage_s: float) ->
         state.close()
 
 
+@pytest.mark.slow  # 6 s each, in real time
 @pytest.mark.parametrize("mode", ["raise", "stall"])
 def test_watchdog_fed_while_retrying_but_not_when_stalled(cfg: HipcamConfig, mode: str) -> None:
     """An unplugged camera that is being retried keeps WATCHDOG=1 coming (no restart loop that hits

@@ -1,4 +1,8 @@
-"""Frame sources (cameras, files, streams) behind one interface; see ``open_source``."""
+"""Frame sources (cameras, files, streams) behind one interface: ``spec.parse_source`` says what a
+source spec means, ``make_source`` builds it, ``open_source`` opens it.
+
+Independent of pose and gait; may import vision, config, domain and errors.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,25 @@ from pathlib import Path
 from hipcam.capture.base import Frame, FrameSource
 from hipcam.capture.opencv_source import OpenCVSource
 from hipcam.capture.picamera import PicameraSource, picamera_available
+from hipcam.capture.spec import SourceSpec, SourceSpecError, parse_source
 from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError
 
-__all__ = ["Frame", "FrameSource", "OpenCVSource", "PicameraSource", "demo_clip", "make_source", "open_source"]
+__all__ = [
+    "Frame",
+    "FrameSource",
+    "OpenCVSource",
+    "PicameraSource",
+    "SourceSpec",
+    "SourceSpecError",
+    "demo_clip",
+    "make_source",
+    "open_source",
+    "parse_source",
+    "resolve_auto",
+]
 
 DEMO_CLIP = "demo.mp4"
-URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 
 def demo_clip(cfg: HipcamConfig) -> Path:
@@ -23,29 +39,32 @@ def demo_clip(cfg: HipcamConfig) -> Path:
     return path
 
 
-def make_source(spec: str | None, cfg: HipcamConfig) -> FrameSource:
-    """Build (not open) the source named by ``spec`` (default: capture.source).
+def resolve_auto() -> SourceSpec:
+    """auto = the Pi camera if present, else /dev/video0, else the demo clip."""
+    if picamera_available():
+        return SourceSpec("picamera")
+    if Path("/dev/video0").exists():
+        return SourceSpec("camera", 0)
+    return SourceSpec("demo")
 
-    spec: auto | picamera | demo | a camera index ("0") | a device path (/dev/video2) | an
-    rtsp/http URL | a video file. auto = the Pi camera if present, else /dev/video0, else the demo clip.
+
+def make_source(spec: str | None, cfg: HipcamConfig) -> FrameSource:
+    """Build (not open) the source named by ``spec`` (default: capture.source); see ``parse_source``.
+
+    Raises SourceSpecError for a spec that names no source, AssetError for a missing demo clip.
     """
     cap = cfg.capture
-    spec = (spec or cap.source).strip()
-    if spec == "auto":
-        if picamera_available():
-            spec = "picamera"
-        elif Path("/dev/video0").exists():
-            spec = "0"
-        else:
-            spec = "demo"
-    if spec == "picamera":
+    parsed = parse_source(spec or cap.source)
+    if parsed.kind == "auto":
+        parsed = resolve_auto()
+    if parsed.kind == "picamera":
         return PicameraSource(cap.width, cap.height, cap.fps)
-    if spec.isdigit() or spec.startswith("/dev/"):
-        device: int | str = int(spec) if spec.isdigit() else spec
-        return OpenCVSource(device, "camera", width=cap.width, height=cap.height, fps=cap.fps)
-    if spec.startswith(URL_SCHEMES):
-        return OpenCVSource(spec, "url")
-    path = demo_clip(cfg) if spec == "demo" else Path(spec).expanduser()
+    if parsed.kind == "camera":
+        assert parsed.target is not None
+        return OpenCVSource(parsed.target, "camera", width=cap.width, height=cap.height, fps=cap.fps)
+    if parsed.kind == "url":
+        return OpenCVSource(str(parsed.target), "url")
+    path = demo_clip(cfg) if parsed.kind == "demo" else Path(str(parsed.target))
     return OpenCVSource(str(path), "file", true_fps=cap.true_fps, loop=cap.loop_files)
 
 

@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from hipcam.capture import SourceSpec, SourceSpecError, demo_clip, parse_source
 from hipcam.config import HipcamConfig, load_config
-from hipcam.errors import ConfigError
+from hipcam.errors import AssetError, ConfigError
 
 EXIT_OK = 0
 EXIT_BAD = 2
-NAMED_SOURCES = ("auto", "picamera", "demo")
 
 
 def check_camera_device(spec: str) -> str | None:
@@ -48,17 +48,20 @@ def check_camera_device(spec: str) -> str | None:
 
 
 def check_source(cfg: HipcamConfig) -> str | None:
-    spec = cfg.capture.source
-    if spec in ("auto", "picamera"):
+    """Problem with capture.source, parsed by the same rule as ``make_source``, or None."""
+    try:
+        spec = parse_source(cfg.capture.source)
+        if spec.kind == "demo":  # then checked as the file it is
+            spec = SourceSpec("file", str(demo_clip(cfg)))
+    except (SourceSpecError, AssetError) as exc:
+        return str(exc)
+    if spec.kind in ("auto", "picamera"):
         return None  # probed at start-up; absence falls back (auto) or is reported live
-    if spec == "demo":
-        demo = cfg.paths.models() / "demo.mp4"
-        return None if demo.is_file() else f"{demo}: demo clip missing (run `hipcam fetch`)"
-    if spec.isdigit() or spec.startswith("/dev/"):
-        return check_camera_device(spec)
-    if "://" in spec:
+    if spec.kind == "camera":
+        return check_camera_device(str(spec.target))
+    if spec.kind == "url":
         return None  # a network stream: reachability is a run-time matter
-    path = Path(spec).expanduser()
+    path = Path(str(spec.target))
     if not path.is_file():
         return f"{path}: video file not found"
     if not os.access(path, os.R_OK):
