@@ -18,15 +18,14 @@ readonly CONF=$CONF_DIR/config.toml
 readonly UNIT_DST=/etc/systemd/system/hipcam.service
 readonly SERVICE_USER=hipcam
 readonly PORT=8080
-# picamera2 comes from apt (it needs the system libcamera bindings); everything else from pip.
+# picamera2 comes from apt (it needs the system libcamera bindings); everything else from pip,
+# pinned with hashes in the checkout's requirements/*.txt (made by scripts/lock, which also keeps
+# numpy < 2 on aarch64: apt's picamera2/simplejpeg are built against Debian's numpy 1.x).
 readonly APT_PACKAGES=(
     python3-picamera2 python3-venv python3-pip python3-numpy
     rsync curl sqlite3 ca-certificates
 )
-# The apt picamera2/simplejpeg are built against Debian's numpy 1.x: a numpy 2 wheel in the
-# venv would shadow it and break `import picamera2`. OpenCV 4.12+ wheels require numpy 2.
-readonly PIP_CONSTRAINTS="numpy<2
-opencv-python-headless<4.12"
+readonly LOCKS=(requirements/runtime.txt requirements/build.txt)
 
 DRY_RUN=0
 START=1
@@ -89,6 +88,14 @@ parse_args() {
 preflight() {
     [[ -f $CHECKOUT/pyproject.toml && -f $CHECKOUT/device/hipcam/assets_manifest.toml ]] ||
         die "$CHECKOUT is not a hipcam checkout (no pyproject.toml / device/hipcam/assets_manifest.toml)"
+    local lock
+    for lock in "${LOCKS[@]}"; do
+        [[ -f $CHECKOUT/$lock ]] || die "$CHECKOUT has no $lock (the pinned dependencies; make it with scripts/lock)"
+    done
+    local machine
+    machine=$(uname -m)
+    [[ $machine == aarch64 || $machine == x86_64 ]] ||
+        die "the locked wheels are for aarch64 and x86_64, this is $machine (use the 64-bit Raspberry Pi OS)"
     if ((!DRY_RUN)) && ((EUID != 0)); then
         die "run as root (sudo $0), or with --dry-run to see what it would do"
     fi
@@ -119,7 +126,8 @@ create_user() {
 
 install_code() {
     log "code in $SRC_DIR, venv in $VENV"
-    # The service runs with ProtectHome=yes: the code must live outside /home.
+    # A root-owned copy of the checkout: hipcam's wheel is built there (not in a checkout a user
+    # owns), and the unit's Documentation= points into it. The service runs the installed wheel.
     run install -d -m 0755 "$PREFIX" "$SRC_DIR"
     if [[ $CHECKOUT != "$SRC_DIR" ]]; then
         run rsync -a --delete --exclude .git --exclude .venv --exclude '__pycache__' \
@@ -130,11 +138,15 @@ install_code() {
         # --system-site-packages: picamera2 and libcamera are only available from apt.
         run python3 -m venv --system-site-packages "$VENV"
     fi
-    printf '%s\n' "$PIP_CONSTRAINTS" | write_file "$PREFIX/constraints.txt" root root 0644
-    run "$VENV/bin/python" -m pip install --upgrade --constraint "$PREFIX/constraints.txt" pip
-    run "$VENV/bin/python" -m pip install --constraint "$PREFIX/constraints.txt" -e "$SRC_DIR"
-    # The unit sets PYTHONDONTWRITEBYTECODE and /opt is read-only to it: compile now.
-    run "$VENV/bin/python" -m compileall -q "$SRC_DIR/device" "$SRC_DIR/web_ui"
+    # Exactly the locked versions, each checked against its hash, as wheels (never a build on the Pi).
+    run "$VENV/bin/python" -m pip install --require-hashes --only-binary=:all: \
+        -r "$SRC_DIR/${LOCKS[0]}" -r "$SRC_DIR/${LOCKS[1]}"
+    # hipcam itself: a plain (not editable) install, built with the locked setuptools; pip compiles
+    # it (the unit sets PYTHONDONTWRITEBYTECODE and the venv is read-only to the service).
+    run "$VENV/bin/python" -m pip install --no-deps --no-build-isolation --force-reinstall "$SRC_DIR"
+    if [[ -e $PREFIX/constraints.txt ]]; then
+        run rm -f "$PREFIX/constraints.txt" # an older installer's; the locks replace it
+    fi
 }
 
 fetch_models() {

@@ -68,7 +68,9 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
     for expected in (
         "apt-get install -y --no-install-recommends python3-picamera2 python3-venv python3-pip",
         "python3 -m venv --system-site-packages /opt/hipcam/venv",
-        "-m pip install --constraint /opt/hipcam/constraints.txt -e /opt/hipcam/src",
+        "-m pip install --require-hashes --only-binary=:all: -r /opt/hipcam/src/requirements/runtime.txt"
+        " -r /opt/hipcam/src/requirements/build.txt",
+        "-m pip install --no-deps --no-build-isolation --force-reinstall /opt/hipcam/src\n",
         "/opt/hipcam/venv/bin/hipcam fetch --models-dir /var/lib/hipcam/models",
         "useradd --system",
         "usermod --append --groups video hipcam",
@@ -81,8 +83,12 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
         "systemctl enable --now hipcam.service",
     ):
         assert expected in out, f"missing step: {expected}\n{out}"
-    # The order matters: the venv exists before the PIN is hashed, the config before the start.
+    # A plain install: the service runs the installed wheel, never the source tree.
+    assert " -e " not in out and "--editable" not in out
+    # The order matters: the venv exists before the PIN is hashed, the config before the start;
+    # the locked dependencies are in before hipcam (installed without resolving any), which fetches.
     assert out.index("venv --system-site-packages") < out.index("pin-hash") < out.index("enable --now")
+    assert out.index("--require-hashes") < out.index("--no-deps") < out.index("hipcam fetch")
     assert "dry run" in proc.stderr
 
 
@@ -100,6 +106,20 @@ def test_real_run_refuses_without_root(tmp_path: Path) -> None:
         proc, calls = _run(tmp_path)
     assert proc.returncode != 0
     assert "run as root" in proc.stderr and calls == ""
+
+
+def test_checkout_without_the_locks_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "device" / "hipcam").mkdir(parents=True)
+    (src / "pyproject.toml").touch()
+    (src / "device" / "hipcam" / "assets_manifest.toml").touch()
+    proc, calls = _run(tmp_path, "--dry-run", "--src", str(src))
+    assert proc.returncode != 0 and calls == ""
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"install-pi: {src} has no requirements/runtime.txt (the pinned dependencies; make it with scripts/lock)"
+    )
+    proc, _ = _run(tmp_path, "--dry-run", "--src", str(tmp_path))
+    assert proc.returncode != 0 and "is not a hipcam checkout" in proc.stderr
 
 
 def test_unknown_option_and_help(tmp_path: Path) -> None:
