@@ -106,10 +106,9 @@ def test_spec_routing(tmp_path: Path) -> None:
 
 
 def test_quiet_video_logs_is_scoped(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cv2.utils import logging as cv_logging
-
     from hipcam.capture.opencv_source import FFMPEG_LOGLEVEL_ENV, quiet_video_logs
 
+    cv_logging = pytest.importorskip("cv2.utils.logging", reason="this OpenCV has no cv2.utils.logging")
     monkeypatch.delenv(FFMPEG_LOGLEVEL_ENV, raising=False)
     monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)
     before = cv_logging.getLogLevel()
@@ -120,3 +119,26 @@ def test_quiet_video_logs_is_scoped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(FFMPEG_LOGLEVEL_ENV, "32")  # the user debugging FFmpeg keeps their level
     with quiet_video_logs():
         assert os.environ[FFMPEG_LOGLEVEL_ENV] == "32"
+
+
+def test_opencv_without_its_logging_binding_still_opens_videos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """opencv-python-headless 4.11 (the Pi's pin) has no cv2.utils.logging: only FFmpeg is quietened."""
+    import sys
+
+    import cv2.utils
+
+    from hipcam.capture.opencv_source import FFMPEG_LOGLEVEL_ENV, quiet_video_logs
+
+    monkeypatch.delattr(cv2.utils, "logging", raising=False)
+    monkeypatch.setitem(sys.modules, "cv2.utils.logging", None)  # import -> ImportError
+    monkeypatch.delenv(FFMPEG_LOGLEVEL_ENV, raising=False)
+    with quiet_video_logs():
+        assert os.environ[FFMPEG_LOGLEVEL_ENV] == "-8"
+    assert FFMPEG_LOGLEVEL_ENV not in os.environ
+    path = tmp_path / "grey.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (64, 48))
+    for _ in range(3):
+        writer.write(np.full((48, 64, 3), 128, dtype=np.uint8))
+    writer.release()
+    with OpenCVSource(str(path), "file") as source:
+        assert len(_read_all(source)) == 3

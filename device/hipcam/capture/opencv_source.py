@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -31,10 +31,10 @@ def quiet_video_logs() -> Iterator[None]:
     level is process-wide) each time a capture opens, so the capture's later decoding stays quiet
     too. A level the user set (OPENCV_FFMPEG_LOGLEVEL, OPENCV_LOG_LEVEL) is left alone, for debugging.
     """
-    from cv2.utils import logging as cv_logging
-
+    cv_logging = _opencv_logging()
     set_ffmpeg = FFMPEG_LOGLEVEL_ENV not in os.environ
-    cv_level = None if "OPENCV_LOG_LEVEL" in os.environ else cv_logging.getLogLevel()
+    keep_cv = cv_logging is None or "OPENCV_LOG_LEVEL" in os.environ
+    cv_level = None if keep_cv else cv_logging.getLogLevel()
     if set_ffmpeg:
         os.environ[FFMPEG_LOGLEVEL_ENV] = AV_LOG_QUIET
     if cv_level is not None:
@@ -46,6 +46,16 @@ def quiet_video_logs() -> Iterator[None]:
             os.environ.pop(FFMPEG_LOGLEVEL_ENV, None)
         if cv_level is not None:
             cv_logging.setLogLevel(cv_level)
+
+
+def _opencv_logging() -> Any:
+    """cv2.utils.logging, or None where the bindings lack it (opencv-python-headless 4.11, the Pi's
+    pin): then only FFmpeg is quietened, and opening a video must not fail over it."""
+    try:
+        from cv2.utils import logging as cv_logging
+    except ImportError:
+        return None
+    return cv_logging
 
 
 class OpenCVSource:
