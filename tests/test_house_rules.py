@@ -108,15 +108,22 @@ def _landmark_literals(tree: ast.AST) -> list[int]:
             values = [e.value for e in node.elts if isinstance(e, ast.Constant) and type(e.value) is int]
             if len(values) == len(node.elts) and all(0 <= v <= 32 for v in values) and LANDMARK_LITERALS & set(values):
                 lines.append(node.lineno)
-        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            if type(node.slice.value) is int and node.slice.value in LANDMARK_LITERALS:
-                lines.append(node.lineno)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and type(node.slice.value) is int
+            and node.slice.value in LANDMARK_LITERALS
+        ):
+            lines.append(node.lineno)
     return lines
 
 
 def test_landmark_indices_are_named_outside_the_domain_module() -> None:
     offenders = [
-        f"{p.relative_to(REPO)}:{line}" for p in _python_files() if p != DOMAIN for line in _landmark_literals(ast.parse(p.read_text()))
+        f"{p.relative_to(REPO)}:{line}"
+        for p in _python_files()
+        if p != DOMAIN
+        for line in _landmark_literals(ast.parse(p.read_text()))
     ]
     js_pair = re.compile(r"\[\s*(11|12|23|24|25|26)\s*,\s*\d+\s*\]|\b(vis|P|mid)\((11|12|23|24|25|26)\b")
     offenders += [
@@ -146,3 +153,13 @@ def test_files_and_functions_are_small() -> None:
                     if length > MAX_FUNCTION_LINES:
                         too_long.append(f"{p.relative_to(REPO)}:{node.name} ({length} lines)")
     assert not too_long, too_long
+
+
+def test_readme_layout_names_every_package() -> None:
+    readme = (REPO / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :].split("\n## ", 1)[0]
+    packages = sorted(
+        str(p.parent.relative_to(REPO / "device")) for p in (REPO / "device" / "hipcam").rglob("__init__.py")
+    )
+    missing = [pkg for pkg in packages if pkg.split("/")[-1] + "/" not in layout]
+    assert not missing, f"README's layout section does not show {missing}"

@@ -150,10 +150,14 @@ def test_notify_messages(notify_env: tuple[socket.socket, dict[str, str]]) -> No
     n.close()
 
 
-def test_watchdog_rate_limited_and_frame_driven(notify_env: tuple[socket.socket, dict[str, str]]) -> None:
+def test_watchdog_rate_limited_and_frame_driven(
+    notify_env: tuple[socket.socket, dict[str, str]], request: pytest.FixtureRequest
+) -> None:
     sock, env = notify_env
     now = [100.0]
-    wd = Watchdog(Notifier(env), clock=lambda: now[0])
+    notifier = Notifier(env)
+    request.addfinalizer(notifier.close)
+    wd = Watchdog(notifier, clock=lambda: now[0])
     assert wd.enabled
     # 30 frames/s for 3 s with WATCHDOG_USEC=2 s -> a ping at most every 1 s.
     for _ in range(90):
@@ -185,9 +189,12 @@ def test_watchdog_pid_for_someone_else() -> None:
 
 def test_dead_socket_does_not_raise(tmp_path: Path) -> None:
     n = Notifier({"NOTIFY_SOCKET": str(tmp_path / "gone.sock")})
-    assert n.enabled
-    assert n.ready() is False  # logged once, never raised
-    assert n.watchdog() is False
+    try:
+        assert n.enabled
+        assert n.ready() is False  # logged once, never raised
+        assert n.watchdog() is False
+    finally:
+        n.close()
 
 
 def test_notify_from_subprocess_real_protocol(tmp_path: Path) -> None:
