@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -113,3 +114,14 @@ class FakeGait:
             thigh_deg=10.0 if self.every else nan, trunk_lean_deg=3.0 if self.every else nan,
             hip_extension_deg=7.0 if self.every else nan, thigh_deg_by_leg={}, strides=strides,
         )  # fmt: skip
+
+
+def web_app(store: Any, cfg: Any = None, state: Any = None, **deps: Any) -> Any:
+    """The real web app around a store (and a live state, a config, other WebDeps fields)."""
+    from hipcam.config import HipcamConfig
+    from hipcam.service.state import LiveState
+    from web_ui import create_app
+    from web_ui.deps import WebDeps
+
+    deps.setdefault("secret_key", b"k" * 32)
+    return create_app(WebDeps(state or LiveState(), store, cfg or HipcamConfig(), **deps))

@@ -13,11 +13,13 @@ from service_fakes import wait_until as _wait
 
 from hipcam.auth import AttemptLimiter, hash_pin, verify_pin
 from hipcam.config import HipcamConfig
+from hipcam.config.gait import GaitParams
 from hipcam.records.store import Store
 from hipcam.records.stride import StrideRecord
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveMetrics, LiveState
 from web_ui import create_app
+from web_ui.deps import WebDeps
 
 PIN = "2468"
 PIN_HASH = hash_pin(PIN)
@@ -39,7 +41,7 @@ def env(tmp_path: Path) -> Any:
     cfg = HipcamConfig.model_validate({"server": {"pin_hash": PIN_HASH, "max_request_bytes": 4096}})
     state, store = LiveState(), Store(tmp_path)
     _publish(state)
-    app = create_app(state, store, cfg, secret_key=b"k" * 32, limiter=AttemptLimiter(free=3), stream_max_s=0.2)
+    app = create_app(WebDeps(state, store, cfg, secret_key=b"k" * 32, limiter=AttemptLimiter(free=3), stream_max_s=0.2))
     app.testing = True
     yield app, state, store, cfg
     store.close()
@@ -71,7 +73,8 @@ def test_pages_and_headers(env: Any) -> None:
         assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
         assert b"<script>" not in r.data and b"http://" not in r.data and b"https://" not in r.data
     assert c.get("/sessions/999").status_code == 404
-    assert c.get("/static/live.js").status_code == 200
+    with c.get("/static/live.js") as r:  # a file response: closed, so its file is too
+        assert r.status_code == 200
 
 
 def test_state_and_stream(env: Any) -> None:
@@ -108,7 +111,8 @@ def test_session_flow_and_exports(env: Any) -> None:
     csv_r = c.get(f"/api/sessions/{sid}/export.csv")
     assert csv_r.mimetype == "text/csv" and "attachment" in csv_r.headers["Content-Disposition"]
     assert c.get(f"/api/sessions/{sid}/export.json").get_json()["strides"][0]["class"] == "B"
-    assert c.get(f"/api/sessions/{sid}/strides/{strides[0]['stride_id']}/snapshot.jpg").status_code == 200
+    with c.get(f"/api/sessions/{sid}/strides/{strides[0]['stride_id']}/snapshot.jpg") as r:
+        assert r.status_code == 200
     assert c.get(f"/sessions/{sid}").status_code == 200
     assert c.get("/api/sessions").get_json()["sessions"][0]["id"] == sid
     assert c.delete(f"/api/sessions/{sid}", headers=h).status_code == 204
@@ -158,7 +162,7 @@ def test_wrong_pin_and_rate_limit(env: Any) -> None:
 def test_no_pin_configured_refuses_acting(tmp_path: Path) -> None:
     cfg = HipcamConfig()
     store = Store(tmp_path)
-    app = create_app(LiveState(), store, cfg, secret_key=b"k" * 32)
+    app = create_app(WebDeps(LiveState(), store, cfg, secret_key=b"k" * 32))
     c = app.test_client()
     h = {"X-CSRF-Token": _csrf(c)}
     r = c.post("/api/login", json={"pin": "1234"}, headers=h)
@@ -209,14 +213,16 @@ def test_huge_body_is_413_and_nothing_stored(env: Any) -> None:
     assert store.list_sessions() == []
 
 
-def test_closed_viewing_needs_login(env: Any) -> None:
-    app, _, _, cfg = env
-    cfg.server.open_viewing = False
+def test_closed_viewing_needs_login(tmp_path: Path) -> None:
+    cfg = HipcamConfig.model_validate({"server": {"pin_hash": PIN_HASH, "open_viewing": False}})
+    store = Store(tmp_path)
+    app = create_app(WebDeps(LiveState(), store, cfg, secret_key=b"k" * 32))
     c = app.test_client()
     assert c.get("/api/state").status_code == 401
     assert c.get("/login").status_code == 200
     _login(c)
     assert c.get("/api/state").status_code == 200
+    store.close()
 
 
 def _viewer_app(tmp_path: Path) -> tuple[Any, LiveState, Store, list[int]]:
@@ -224,7 +230,7 @@ def _viewer_app(tmp_path: Path) -> tuple[Any, LiveState, Store, list[int]]:
     cfg = HipcamConfig.model_validate({"server": {"max_viewers": 2, "threads": 8}})
     state, store, counts = LiveState(), Store(tmp_path), [0]
     _publish(state)
-    app = create_app(state, store, cfg, secret_key=b"k" * 32, on_viewers=counts.append, stream_max_s=0.2)
+    app = create_app(WebDeps(state, store, cfg, secret_key=b"k" * 32, on_viewers=counts.append, stream_max_s=0.2))
     app.testing = True
     return app, state, store, counts
 
@@ -294,18 +300,20 @@ def test_settings_roundtrip_and_live_config(env: Any) -> None:
     r = c.post("/api/settings", json=body, headers=h)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["level"]["roll_deg"] == 2.0 and r.get_json()["gait"]["direction"] == "left"
-    assert (cfg.level.mode, cfg.level.roll_deg, cfg.gait.direction, cfg.server.open_viewing) == (
+    applied = app.extensions["hipcam"].settings.applied()
+    assert (applied.level.mode, applied.level.roll_deg, applied.gait.direction, applied.open_viewing) == (
         "manual",
         2.0,
         "left",
         False,
     )
+    assert cfg.level.mode == "auto" and cfg.server.open_viewing  # the start-up config is never changed
     assert app.test_client().get("/api/state").status_code == 401  # open viewing off applies at once
     assert b'value="2.0"' in c.get("/settings").data
 
 
 def test_settings_wrong_pin_and_missing_csrf_change_nothing(env: Any) -> None:
-    app, _, _, cfg = env
+    app, _, _, _ = env
     c = app.test_client()
     h = {"X-CSRF-Token": _csrf(c)}
     assert c.post("/api/login", json={"pin": "0000"}, headers=h).status_code == 401
@@ -313,7 +321,7 @@ def test_settings_wrong_pin_and_missing_csrf_change_nothing(env: Any) -> None:
     _login(c)
     r = c.post("/api/settings", json={"level": {"mode": "off"}})
     assert r.status_code == 403 and "CSRF" in r.get_json()["error"]
-    assert cfg.level.mode == "auto"
+    assert app.extensions["hipcam"].settings.applied().level.mode == "auto"
 
 
 @pytest.mark.parametrize(
@@ -324,13 +332,14 @@ def test_settings_wrong_pin_and_missing_csrf_change_nothing(env: Any) -> None:
      ({"capture": {"fps": 5}}, "capture"), ({"level": 3}, "level")],
 )  # fmt: skip
 def test_bad_settings_are_400_naming_the_field(env: Any, body: dict[str, Any], field: str) -> None:
-    app, _, store, cfg = env
+    app, _, store, _ = env
     c = app.test_client()
     h = {"X-CSRF-Token": _login(c)}
-    before = cfg.model_dump()
+    settings = app.extensions["hipcam"].settings
+    before = settings.applied()
     r = c.post("/api/settings", json={"gait": {"direction": "left"}, **body}, headers=h)
     assert r.status_code == 400 and r.get_json()["error"].startswith(field), r.get_json()
-    assert cfg.model_dump() == before  # validated first: a bad field changes nothing, not even the good one
+    assert settings.applied() == before  # validated first: a bad field changes nothing, not even the good one
     assert not (store.data_dir / "settings.json").exists()
 
 
@@ -345,7 +354,7 @@ def test_settings_persist_for_a_new_app_and_reset(env: Any, tmp_path: Path) -> N
 
     # A restart: the config file says otherwise for one key; the page setting wins, others stay.
     cfg2 = HipcamConfig.model_validate({"server": {"pin_hash": PIN_HASH}, "level": {"mode": "off", "roll_deg": 4}})
-    app2 = create_app(LiveState(), store, cfg2, secret_key=b"k" * 32)
+    app2 = create_app(WebDeps(LiveState(), store, cfg2, secret_key=b"k" * 32))
     s = app2.test_client().get("/api/settings").get_json()
     assert s["level"]["mode"] == "manual" and s["level"]["roll_deg"] == -1.5 and s["gait"]["direction"] == "right"
     assert s["from_page"] == {"gait": ["direction"], "level": ["mode", "roll_deg"]}
@@ -358,8 +367,7 @@ def test_settings_persist_for_a_new_app_and_reset(env: Any, tmp_path: Path) -> N
 def test_corrupt_settings_file_is_ignored(tmp_path: Path) -> None:
     (tmp_path / "settings.json").write_text('{"level": {"roll_deg": 99}}')
     cfg = HipcamConfig()
-    Settings(cfg, tmp_path)
-    assert cfg.level.roll_deg == 0.0
+    assert Settings(cfg, tmp_path).applied().level.roll_deg == 0.0
 
 
 def test_settings_apply_to_the_live_gait(env: Any) -> None:
@@ -370,11 +378,13 @@ def test_settings_apply_to_the_live_gait(env: Any) -> None:
     app, state, _, cfg = env
     built: list[tuple[float, str]] = []
 
-    def factory(c: HipcamConfig, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
-        built.append((roll, c.gait.direction))
+    def factory(params: GaitParams, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
+        built.append((roll, params.direction))
         return FakeGait(every=3)
 
-    pipe = Pipeline(cfg, FakeSource(fps=100), state, None, pose_loader=lambda c: FakePose(), gait_factory=factory)
+    settings = app.extensions["hipcam"].settings  # the app's settings channel, as hipcam serve wires it
+    pipe = Pipeline(cfg, FakeSource(fps=100), state, None, pose_loader=lambda c: FakePose(), gait_factory=factory,
+                    settings=settings)  # fmt: skip
     pipe.start()
     try:
         assert _wait(lambda: state.snapshot()["level"] is not None)

@@ -102,9 +102,9 @@ def cfg(tmp_path: Path) -> HipcamConfig:
     ],
 )
 def test_camera_lost_then_back(cfg: HipcamConfig, mode: str, outage_s: float) -> None:
-    from flask import Flask
+    from service_fakes import web_app
 
-    from web_ui.health import ops_blueprint
+    from hipcam.records.store import Store
 
     cam = FlakyCamera(mode)
     state = LiveState()
@@ -112,9 +112,8 @@ def test_camera_lost_then_back(cfg: HipcamConfig, mode: str, outage_s: float) ->
     ops = ServiceOps(metrics, Watchdog(Notifier({})))
     pipe = Pipeline(cfg, cam, state, None, ops, pose_loader=lambda c: FakePose(found=False),
                     gait_factory=lambda *a: FakeGait(every=0))  # fmt: skip
-    app = Flask(__name__)
-    app.register_blueprint(ops_blueprint(metrics, metrics, max_frame_age_s=cfg.health.max_frame_age_s))
-    client = app.test_client()
+    store = Store(cfg.data_dir())
+    client = web_app(store, cfg, state, health=metrics).test_client()
     pipe.start()
     try:
         assert _wait_for(lambda: metrics.frames_processed_total() > 30, 10) is not None, "never started"
@@ -143,6 +142,7 @@ def test_camera_lost_then_back(cfg: HipcamConfig, mode: str, outage_s: float) ->
             assert cam.opens >= 2 and metrics.camera_state == "streaming"
     finally:
         pipe.stop()
+        store.close()
         state.close()
 
 

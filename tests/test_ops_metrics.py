@@ -5,20 +5,18 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from flask import Flask
+import pytest
 from flask.testing import FlaskClient
+from service_fakes import web_app
 
 from hipcam.auth import hash_pin
 from hipcam.config import HipcamConfig
 from hipcam.logging_setup import setup_logging
 from hipcam.records.store import DiskState, Store
 from hipcam.service.metrics import BoardCollector, Metrics, read_throttled, throttle_flags
-from hipcam.service.state import LiveState
-from web_ui import create_app
-from web_ui.health import ops_blueprint
 
 
 class _NoBoard(BoardCollector):
@@ -26,16 +24,22 @@ class _NoBoard(BoardCollector):
         super().__init__(None, thermal_path=Path("/nonexistent"), throttled_path=None)
 
 
-def _client(metrics: Metrics, max_age: float = 5.0) -> object:
-    app = Flask(__name__)
-    app.register_blueprint(ops_blueprint(metrics, metrics, max_frame_age_s=max_age))
-    return app.test_client()
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path)
+    yield s
+    s.close()
 
 
-def test_healthz_follows_frames() -> None:
+def _client(metrics: Metrics, store: Store, max_age: float = 5.0, metrics_enabled: bool = True) -> FlaskClient:
+    cfg = HipcamConfig.model_validate({"health": {"max_frame_age_s": max_age, "metrics_enabled": metrics_enabled}})
+    return web_app(store, cfg, health=metrics).test_client()
+
+
+def test_healthz_follows_frames(store: Store) -> None:
     now = [0.0]
     m = Metrics(board=_NoBoard(), clock=lambda: now[0], process_metrics=False)
-    client = _client(m)
+    client = _client(m, store)
     r = client.get("/healthz")  # type: ignore[attr-defined]
     assert r.status_code == 503 and "no frame analysed yet" in r.get_json()["reason"]
     m.set_camera_state("streaming")
@@ -97,17 +101,15 @@ def test_absent_board_readings_are_absent() -> None:
     assert throttle_flags(0x50000)["under_voltage_occurred"] and not throttle_flags(0x50000)["under_voltage"]
 
 
-def test_metrics_endpoint() -> None:
+def test_metrics_endpoint(store: Store) -> None:
     m = Metrics(board=_NoBoard(), process_metrics=False)
-    r = _client(m).get("/metrics")  # type: ignore[attr-defined]
+    r = _client(m, store).get("/metrics")
     assert r.status_code == 200 and b"hipcam_frames_processed_total" in r.data
 
 
-def test_metrics_can_be_disabled() -> None:
+def test_metrics_can_be_disabled(store: Store) -> None:
     m = Metrics(board=_NoBoard(), process_metrics=False)
-    app = Flask(__name__)
-    app.register_blueprint(ops_blueprint(m, m, metrics_enabled=False))
-    client = app.test_client()
+    client = _client(m, store, metrics_enabled=False)
     assert client.get("/metrics").status_code == 404
     assert client.get("/healthz").status_code == 503  # health stays: no frame yet
 
@@ -116,8 +118,7 @@ def test_ops_are_public_when_viewing_needs_the_pin(tmp_path: Path) -> None:
     cfg = HipcamConfig.model_validate({"server": {"pin_hash": hash_pin("2468"), "open_viewing": False}})
     m = Metrics(board=_NoBoard(), process_metrics=False)
     store = Store(tmp_path)
-    app = create_app(LiveState(), store, cfg, secret_key=b"k" * 32, extra_blueprints=(ops_blueprint(m, m),))
-    c = app.test_client()
+    c = web_app(store, cfg, health=m).test_client()
     try:
         assert c.get("/api/state").status_code == 401  # viewing is closed ...
         r = c.get("/metrics")  # ... but Prometheus can scrape without a login
@@ -131,13 +132,12 @@ def _low_disk_warnings(client: FlaskClient) -> list[str]:
     return [w for w in client.get("/healthz").get_json()["warnings"] if "disk" in w]
 
 
-def test_low_disk_warning_is_the_stores_disk_state(tmp_path: Path) -> None:
+def test_low_disk_warning_is_the_stores_disk_state(store: Store, tmp_path: Path) -> None:
     m = Metrics(board=_NoBoard(), process_metrics=False)
 
     def client_for(disk_state: Callable[[], DiskState]) -> FlaskClient:
-        app = Flask(__name__)
-        app.register_blueprint(ops_blueprint(m, m, disk_state=disk_state))
-        return app.test_client()
+        store.disk_state = disk_state  # type: ignore[method-assign]  # the store's own verdict, faked
+        return web_app(store, health=m).test_client()
 
     paused = DiskState(free_mb=150.4, snapshots_paused=True)
     assert _low_disk_warnings(client_for(lambda: paused)) == ["low disk: 150 MiB free, snapshots paused"]
@@ -145,12 +145,12 @@ def test_low_disk_warning_is_the_stores_disk_state(tmp_path: Path) -> None:
     assert _low_disk_warnings(client_for(lambda: plenty)) == []
     # A real store: healthz warns exactly when the store pauses snapshots.
     for min_free_mb, warned in ((10**12, True), (0, False)):
-        store = Store(tmp_path / str(min_free_mb), min_free_mb)
+        real = Store(tmp_path / str(min_free_mb), min_free_mb)
         try:
-            assert store.disk_state().snapshots_paused is warned
-            assert bool(_low_disk_warnings(client_for(store.disk_state))) is warned
+            assert real.disk_state().snapshots_paused is warned
+            assert bool(_low_disk_warnings(web_app(real, health=m).test_client())) is warned
         finally:
-            store.close()
+            real.close()
 
 
 def test_json_logs_for_journald() -> None:

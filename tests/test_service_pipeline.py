@@ -12,6 +12,7 @@ from service_fakes import FakeGait, FakePose, FakeSource
 from service_fakes import wait_until as _wait
 
 from hipcam.config import HipcamConfig
+from hipcam.config.gait import GaitParams
 from hipcam.errors import AssetError, VideoError
 from hipcam.records.store import Store
 from hipcam.records.stride import StrideRecord
@@ -142,7 +143,7 @@ def test_nobody_in_view_gives_no_runner_and_gait_gets_no_landmarks() -> None:
 def test_gait_gets_the_work_frame_size_and_roll() -> None:
     got: list[tuple[float, float, tuple[int, int]]] = []
 
-    def factory(cfg: HipcamConfig, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
+    def factory(params: GaitParams, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
         got.append((fps, roll, size))
         return FakeGait()
 
@@ -251,27 +252,31 @@ def test_cadence_from_stride_durations_ignores_pauses() -> None:
 
 
 def test_changed_level_or_direction_restarts_the_gait_tracker() -> None:
-    from hipcam.config import LevelConfig
-    from hipcam.config.gait import GaitParams
+    from hipcam.service.settings import Settings
 
     got: list[tuple[float, str]] = []
 
-    def factory(cfg: HipcamConfig, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
-        got.append((roll, cfg.gait.direction))
+    def factory(params: GaitParams, fps: float, roll: float, size: tuple[int, int]) -> FakeGait:
+        got.append((roll, params.direction))
         return FakeGait()
 
     cfg = HipcamConfig.model_validate({"level": {"mode": "off"}})
+    settings = Settings(cfg, None)
     state = LiveState()
-    pipe = Pipeline(cfg, FakeSource(), state, None, pose_loader=lambda c: FakePose(), gait_factory=factory)
+    pipe = Pipeline(
+        cfg, FakeSource(), state, None, pose_loader=lambda c: FakePose(), gait_factory=factory, settings=settings
+    )
     pipe.start()
     try:
         assert _wait(lambda: pipe.frames_processed > 3)
         assert state.snapshot()["level"]["text"] == "off: no correction"
-        cfg.level = LevelConfig(mode="manual", roll_deg=-3.0)  # how hipcam.service.settings applies a change
+        settings.update({"level": {"mode": "manual", "roll_deg": -3.0}})
         assert _wait(lambda: state.snapshot()["level"]["roll_deg"] == -3.0)
-        cfg.gait = GaitParams(direction="left")
+        settings.update({"gait": {"direction": "left"}})
         assert _wait(lambda: len(got) == 3)
+        settings.update({"server": {"open_viewing": False}})  # nothing the tracker uses
         time.sleep(0.1)
         assert got == [(0.0, "auto"), (-3.0, "auto"), (-3.0, "left")]  # one tracker per setting, no extra restarts
+        assert cfg.level.mode == "off" and cfg.gait.direction == "auto"  # the start-up config is never changed
     finally:
         pipe.stop()

@@ -20,6 +20,7 @@ from hipcam.config import HipcamConfig
 from hipcam.records.store import Store
 from hipcam.service.state import LiveState
 from web_ui import create_app
+from web_ui.deps import WebDeps
 from web_ui.server import OUTBUF_HIGH_WATERMARK, make_server
 
 TICK_BYTES = 40_000  # a large tick, so a few seconds of stream are well over a mebibyte
@@ -30,7 +31,7 @@ STREAM_BYTES = 1_500_000
 def served(tmp_path: Path) -> Iterator[tuple[LiveState, int]]:
     cfg = HipcamConfig()
     state, store = LiveState(), Store(tmp_path)
-    server: Any = make_server(create_app(state, store, cfg, secret_key=b"k" * 32), cfg, "127.0.0.1", 0)
+    server: Any = make_server(create_app(WebDeps(state, store, cfg, secret_key=b"k" * 32)), cfg, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -1,39 +1,24 @@
 """Operations endpoints: /healthz for probes and humans, /metrics for Prometheus.
 
 /healthz is 200 only while frames are actually being analysed (the last one is younger than
-``max_frame_age_s``); otherwise 503 with a one-line reason a technician can act on. Board
-warnings (under-voltage, low disk) are reported in the body but do not fail the check: the
+``health.max_frame_age_s``); otherwise 503 with a one-line reason a technician can act on. Board
+warnings (under-voltage, heat, low disk) are reported in the body but do not fail the check: the
 device is still doing its job, and restarting it would not fix the power supply. The low-disk
 warning is the store's own disk state, so it shows exactly while snapshots are paused.
-/metrics holds only operational figures; [health] metrics_enabled = false removes it.
+/metrics holds only operational figures; [health] metrics_enabled = false removes it. Both exist
+only when the app is given a health source (the service's metrics).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 
-from hipcam.records.store import DiskState
-from hipcam.service.metrics import find_throttled_file, read_cpu_temp_c, read_throttled, throttle_flags
+from web_ui.deps import WebDeps, deps
 
-DEFAULT_MAX_FRAME_AGE_S = 5.0
-
-
-class HealthSource(Protocol):
-    """What /healthz needs to know. ``hipcam.service.metrics.Metrics`` satisfies it."""
-
-    def last_frame_age_s(self) -> float | None: ...
-
-    @property
-    def camera_state(self) -> str: ...
-
-
-class MetricsSource(Protocol):
-    def render(self) -> tuple[bytes, str]: ...
-
-    def fps(self) -> float: ...
+bp = Blueprint("health", __name__)
+metrics_bp = Blueprint("metrics", __name__)
 
 
 def _reason(age: float | None, camera_state: str, max_age: float) -> str | None:
@@ -46,66 +31,47 @@ def _reason(age: float | None, camera_state: str, max_age: float) -> str | None:
     return None
 
 
-def board_warnings(disk_state: Callable[[], DiskState] | None = None) -> list[str]:
-    """Cheap, human-readable hardware warnings; empty when all is well or unknown."""
-    warnings: list[str] = []
-    word = read_throttled(find_throttled_file())
-    if word is not None:
-        flags = throttle_flags(word)
-        if flags["under_voltage"]:
-            warnings.append("under-voltage: use the official 5 V power supply")
-        elif flags["under_voltage_occurred"]:
-            warnings.append("under-voltage occurred since boot: check the power supply")
-        if flags["throttled"] or flags["soft_temp_limit"]:
-            warnings.append("CPU is throttled: the board is too hot; give it air or a heatsink")
-    temp = read_cpu_temp_c()
-    if temp is not None and temp >= 80.0:
-        warnings.append(f"CPU temperature {temp:.0f} °C")
-    disk = disk_state() if disk_state is not None else None
-    if disk is not None and disk.snapshots_paused:
+def _warnings(d: WebDeps) -> list[str]:
+    warnings = d.board() if d.board is not None else []
+    disk = d.store.disk_state()
+    if disk.snapshots_paused:
         warnings.append(f"low disk: {disk.free_mb:.0f} MiB free, snapshots paused")
     return warnings
 
 
-def ops_blueprint(
-    health_source: HealthSource,
-    metrics: MetricsSource,
-    max_frame_age_s: float = DEFAULT_MAX_FRAME_AGE_S,
-    disk_state: Callable[[], DiskState] | None = None,
-    metrics_enabled: bool = True,
-) -> Blueprint:
-    """Blueprint with /healthz and /metrics; register it on the app with no URL prefix.
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    d = deps()
+    assert d.health is not None  # registered only with a health source
+    age, state = d.health.last_frame_age_s(), d.health.camera_state
+    reason = _reason(age, state, d.cfg.health.max_frame_age_s)
+    body: dict[str, Any] = {
+        "status": "ok" if reason is None else "unhealthy",
+        "camera_state": state,
+        "last_frame_age_s": None if age is None else round(age, 3),
+        "fps": round(d.health.fps(), 2),
+        "warnings": _warnings(d),
+    }
+    if reason is not None:
+        body["reason"] = reason
+    resp = jsonify(body)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp, 200 if reason is None else 503
 
-    disk_state is the store's ``Store.disk_state`` (cached; the same figure that pauses the
-    snapshots). With metrics_enabled false there is no /metrics route (404).
-    """
-    bp = Blueprint("ops", __name__)
 
-    @bp.get("/healthz")
-    def healthz() -> tuple[Response, int]:
-        age = health_source.last_frame_age_s()
-        state = health_source.camera_state
-        reason = _reason(age, state, max_frame_age_s)
-        body: dict[str, Any] = {
-            "status": "ok" if reason is None else "unhealthy",
-            "camera_state": state,
-            "last_frame_age_s": None if age is None else round(age, 3),
-            "fps": round(metrics.fps(), 2),
-            "warnings": board_warnings(disk_state),
-        }
-        if reason is not None:
-            body["reason"] = reason
-        resp = jsonify(body)
-        resp.headers["Cache-Control"] = "no-store"
-        return resp, 200 if reason is None else 503
+@metrics_bp.get("/metrics")
+def prometheus() -> Response:
+    health = deps().health
+    assert health is not None
+    payload, content_type = health.render()
+    resp = Response(payload, content_type=content_type)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
-    if metrics_enabled:
 
-        @bp.get("/metrics")
-        def prometheus() -> Response:
-            payload, content_type = metrics.render()
-            resp = Response(payload, content_type=content_type)
-            resp.headers["Cache-Control"] = "no-store"
-            return resp
-
-    return bp
+def install_health(app: Flask, d: WebDeps) -> None:
+    if d.health is None:
+        return
+    app.register_blueprint(bp)
+    if d.cfg.health.metrics_enabled:
+        app.register_blueprint(metrics_bp)

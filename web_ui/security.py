@@ -9,10 +9,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, jsonify, request, session
+from flask import Flask, Response, jsonify, request, session
 from werkzeug.exceptions import HTTPException
 
 from hipcam.auth import AttemptLimiter, verify_pin
+from web_ui.deps import deps
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,7 +62,7 @@ def logged_in() -> bool:
 
 
 def pin_hash() -> str | None:
-    return cast(str | None, current_app.config["HIPCAM_CFG"].server.pin_hash)
+    return deps().cfg.server.pin_hash
 
 
 def require_pin(fn: F) -> F:
@@ -104,7 +105,7 @@ def install(app: Flask) -> None:
     def _csrf_and_viewing() -> None:
         if request.method in UNSAFE:
             check_csrf()
-        elif not current_app.config["HIPCAM_CFG"].server.open_viewing and not _public_path() and not logged_in():
+        elif not deps().page_settings.applied().open_viewing and not _public_path() and not logged_in():
             raise ApiError(401, "viewing needs the device PIN on this device")
 
     @app.after_request

@@ -14,15 +14,19 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import cast
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from hipcam.service.state import LiveState
+from web_ui.deps import deps
 from web_ui.security import ApiError
 
 MAX_EVENT_HZ = 10.0
 HEARTBEAT_S = 10.0
 RETRY_MS = 2000
+STREAM_EXTENSION = "hipcam.stream"
 
 
 class ViewerGate:
@@ -111,37 +115,53 @@ def _release_once(gate: ViewerGate) -> Callable[[], None]:
     return release
 
 
-def stream_blueprint(state: LiveState, gate: ViewerGate, max_s: float = 300.0) -> Blueprint:
-    bp = Blueprint("stream", __name__)
-    cache = TickCache(state)
+bp = Blueprint("stream", __name__)
 
-    @bp.get("/events")
-    def events() -> Response:
-        if not gate.enter():
-            raise ApiError(503, "too many live viewers; try again shortly", {"Retry-After": "5"})
-        # The slot is freed when the server closes the response: after the stream ends, when the
-        # client goes away, and also for HEAD, where werkzeug never starts the generator at all
-        # (a ``finally`` inside the generator would never run and the slot would leak).
-        resp = Response(_events(state, cache, max_s), mimetype="text/event-stream")
-        resp.call_on_close(_release_once(gate))
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["X-Accel-Buffering"] = "no"
-        return resp
 
-    @bp.get("/frame.jpg")
-    def frame() -> Response:
-        cam = state.latest_frame()
-        if cam is None:
-            return Response(status=204)
-        etag = f'"{cam.seq}"'
-        if request.headers.get("If-None-Match") == etag:
-            return Response(status=304)
-        resp = Response(cam.jpeg, mimetype="image/jpeg")
-        resp.headers["ETag"] = etag
-        resp.headers["X-Frame-Seq"] = str(cam.seq)
-        resp.headers["X-Captured-At"] = f"{cam.captured_at:.3f}"
-        # The landmarks of exactly this frame, so the skeleton never drifts from the image.
-        resp.headers["X-Landmarks"] = json.dumps(cam.landmarks, separators=(",", ":")) if cam.landmarks else ""
-        return resp
+@bp.get("/events")
+def events() -> Response:
+    d, live = deps(), stream_parts()
+    if not live.gate.enter():
+        raise ApiError(503, "too many live viewers; try again shortly", {"Retry-After": "5"})
+    # The slot is freed when the server closes the response: after the stream ends, when the
+    # client goes away, and also for HEAD, where werkzeug never starts the generator at all
+    # (a ``finally`` inside the generator would never run and the slot would leak).
+    resp = Response(_events(d.state, live.ticks, d.stream_max_s), mimetype="text/event-stream")
+    resp.call_on_close(_release_once(live.gate))
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp
 
-    return bp
+
+@bp.get("/frame.jpg")
+def frame() -> Response:
+    cam = deps().state.latest_frame()
+    if cam is None:
+        return Response(status=204)
+    etag = f'"{cam.seq}"'
+    if request.headers.get("If-None-Match") == etag:
+        return Response(status=304)
+    resp = Response(cam.jpeg, mimetype="image/jpeg")
+    resp.headers["ETag"] = etag
+    resp.headers["X-Frame-Seq"] = str(cam.seq)
+    resp.headers["X-Captured-At"] = f"{cam.captured_at:.3f}"
+    # The landmarks of exactly this frame, so the skeleton never drifts from the image.
+    resp.headers["X-Landmarks"] = json.dumps(cam.landmarks, separators=(",", ":")) if cam.landmarks else ""
+    return resp
+
+
+@dataclass
+class StreamParts:
+    """The app's viewer slots and shared tick cache (kept in ``app.extensions``)."""
+
+    gate: ViewerGate
+    ticks: TickCache
+
+
+def install_stream(app: Flask, state: LiveState, limit: int, on_change: Callable[[int], None] | None) -> None:
+    app.extensions[STREAM_EXTENSION] = StreamParts(ViewerGate(limit, on_change), TickCache(state))
+    app.register_blueprint(bp, url_prefix="/stream")
+
+
+def stream_parts() -> StreamParts:
+    return cast(StreamParts, current_app.extensions[STREAM_EXTENSION])

@@ -10,9 +10,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response as WResponse
 
 from hipcam.records import export
-from hipcam.records.store import Store
-from hipcam.service.settings import Settings
-from hipcam.service.state import LiveState
+from web_ui.deps import deps
 from web_ui.security import ApiError
 
 
@@ -29,63 +27,71 @@ def _duration(start: float | None, end: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def views_blueprint(state: LiveState, store: Store, settings: Settings) -> Blueprint:
-    bp = Blueprint("views", __name__)
+bp = Blueprint("views", __name__)
 
-    @bp.app_template_filter("when")
-    def _when(ts: float | None) -> str:
-        return _fmt_time(ts)
 
-    @bp.app_template_filter("num")
-    def _num(v: Any, digits: int = 1) -> str:
-        return "–" if v is None else f"{float(v):.{digits}f}"
+@bp.app_template_filter("when")
+def _when(ts: float | None) -> str:
+    return _fmt_time(ts)
 
-    @bp.get("/")
-    def live() -> str:
-        return render_template("live.html", page="live")
 
-    @bp.get("/sessions")
-    def sessions() -> str:
-        return render_template("sessions.html", sessions=store.list_sessions(), duration=_duration, page="sessions")
+@bp.app_template_filter("num")
+def _num(v: Any, digits: int = 1) -> str:
+    return "–" if v is None else f"{float(v):.{digits}f}"
 
-    @bp.get("/sessions/<int:session_id>")
-    def session_page(session_id: int) -> str:
-        found = store.get_session(session_id)
-        if found is None:
-            raise ApiError(404, f"There is no session {session_id}.")
-        records = store.strides(session_id)
-        summary = export.session_summary(records)
-        strides = [r.to_json() for r in records]
-        by_id = {s["stride_id"]: s for s in strides}
-        return render_template(
-            "session.html",
-            s=found,
-            strides=strides,
-            summary=summary,
-            best=by_id.get(summary["best_stride_id"]),
-            worst=by_id.get(summary["worst_stride_id"]),
-            duration=_duration,
-            page="sessions",
-        )
 
-    @bp.get("/settings")
-    def settings_page() -> str:
-        return render_template("settings.html", s=settings.current(), level=state.snapshot(full=False)["level"],
-                               page="settings")  # fmt: skip
+@bp.get("/")
+def live() -> str:
+    return render_template("live.html", page="live")
 
-    @bp.get("/login")
-    def login() -> str:
-        return render_template("login.html", next=_safe_next(request.args.get("next")), page="login")
 
-    @bp.get("/favicon.ico")
-    def favicon() -> WResponse:
-        return redirect(url_for("static", filename="icon.svg"))
+@bp.get("/sessions")
+def sessions() -> str:
+    return render_template("sessions.html", sessions=deps().store.list_sessions(), duration=_duration, page="sessions")
 
-    @bp.get("/robots.txt")
-    def robots() -> Response:
-        return Response("User-agent: *\nDisallow: /\n", mimetype="text/plain")
 
-    return bp
+@bp.get("/sessions/<int:session_id>")
+def session_page(session_id: int) -> str:
+    store = deps().store
+    found = store.get_session(session_id)
+    if found is None:
+        raise ApiError(404, f"There is no session {session_id}.")
+    records = store.strides(session_id)
+    summary = export.session_summary(records)
+    strides = [r.to_json() for r in records]
+    by_id = {s["stride_id"]: s for s in strides}
+    return render_template(
+        "session.html",
+        s=found,
+        strides=strides,
+        summary=summary,
+        best=by_id.get(summary["best_stride_id"]),
+        worst=by_id.get(summary["worst_stride_id"]),
+        duration=_duration,
+        page="sessions",
+    )
+
+
+@bp.get("/settings")
+def settings_page() -> str:
+    d = deps()
+    level = d.state.snapshot(full=False)["level"]
+    return render_template("settings.html", s=d.page_settings.current(), level=level, page="settings")
+
+
+@bp.get("/login")
+def login() -> str:
+    return render_template("login.html", next=_safe_next(request.args.get("next")), page="login")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> WResponse:
+    return redirect(url_for("static", filename="icon.svg"))
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    return Response("User-agent: *\nDisallow: /\n", mimetype="text/plain")
 
 
 def _safe_next(target: str | None) -> str:

@@ -11,7 +11,6 @@ the state snapshot; SSE delivery (snapshot -> viewer) is reported apart.
 from __future__ import annotations
 
 import http.client
-import json
 import math
 import multiprocessing as mp
 import statistics
@@ -23,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from hipcam.capture import make_source
+from hipcam.commands import loadgen
 from hipcam.config import HipcamConfig, ServerConfig
 from hipcam.errors import HipcamError
 from hipcam.records.store import Store
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.state import LiveState
+from web_ui.deps import WebDeps
 from web_ui.server import make_server
 
 ROUNDS = 2
@@ -39,23 +40,10 @@ MIN_PHASE_S = 3.0
 def _viewer(port: int, seconds: float, out: Any) -> None:
     """One SSE viewer: parse every event like the page does; report delivery delays (s)."""
     delays: list[float] = []
-    deadline = time.time() + seconds
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("GET", "/stream/events")
-        resp = conn.getresponse()
-        if resp.status != 200:
-            out.put(("error", f"status {resp.status}"))
-            return
-        while time.time() < deadline:
-            line = resp.readline()
-            if not line:
-                break
-            if line.startswith(b"data: "):
-                snap = json.loads(line[6:])
-                if snap.get("published_at"):
-                    delays.append(time.time() - snap["published_at"])
-        conn.close()
+        for snap in loadgen.live_events(port, seconds):
+            if snap.get("published_at"):
+                delays.append(time.time() - snap["published_at"])
     except (OSError, http.client.HTTPException) as exc:
         out.put(("error", str(exc)))
         return
@@ -169,7 +157,7 @@ def run_service_bench(cfg: HipcamConfig, seconds: float, viewers: int, source: s
     )
     frames = make_source(source, cfg)
     state, store = LiveState(rolling_strides=cfg.gait.rolling_strides), Store(tmp)
-    server: Any = make_server(create_app(state, store, cfg), cfg, "127.0.0.1", 0)
+    server: Any = make_server(create_app(WebDeps(state, store, cfg)), cfg, "127.0.0.1", 0)
     port = int(server.effective_port)
     threading.Thread(target=server.run, name="bench-http", daemon=True).start()
     pipe = Pipeline(cfg, frames, state, store)

@@ -14,6 +14,7 @@ import secrets
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,12 +26,13 @@ from hipcam.commands.config_check import check_camera_device
 from hipcam.config import HipcamConfig
 from hipcam.errors import VideoError
 from hipcam.records.store import Store
-from hipcam.service.metrics import Metrics
+from hipcam.service.metrics import Metrics, board_warnings
 from hipcam.service.notify import Notifier, Watchdog
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
 from hipcam.service.telemetry import ServiceOps
+from web_ui.deps import WebDeps
 from web_ui.server import make_server
 
 log = logging.getLogger(__name__)
@@ -79,67 +81,82 @@ def build_source(cfg: HipcamConfig, spec: str | None) -> FrameSource:
     return source
 
 
-def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int | None) -> int:
-    """`hipcam serve`: run the live service until SIGTERM/SIGINT. Returns the exit code."""
-    from web_ui import create_app
-    from web_ui.health import ops_blueprint
+@dataclass
+class _Service:
+    """The parts of one running service, wired together (the web sees only ``web``'s deps)."""
 
-    host = host or cfg.server.host
-    port = port if port is not None else cfg.server.port
-    frames = build_source(cfg, source)
+    state: LiveState
+    store: Store
+    settings: Settings
+    metrics: Metrics
+    notifier: Notifier
+    web: WebDeps
+
+
+def _build(cfg: HipcamConfig) -> _Service:
     data_dir = cfg.data_dir()
-    settings = Settings(cfg, data_dir)  # the page's saved settings, on top of file + environment
     state = LiveState(rolling_strides=cfg.gait.rolling_strides)
     store = Store(data_dir, cfg.storage.min_free_mb)
+    settings = Settings(cfg, data_dir)  # the page's saved settings, on top of file + environment
     metrics = Metrics(data_dir=data_dir, version=__version__)
-    notifier = Notifier()
-    ops = ServiceOps(metrics, Watchdog(notifier))
-    app = create_app(
-        state,
-        store,
-        cfg,
-        secret_key=load_secret(data_dir),
+    web = WebDeps(
+        state=state,
+        store=store,
+        cfg=cfg,
         settings=settings,
-        extra_blueprints=(
-            ops_blueprint(
-                metrics,
-                metrics,
-                cfg.health.max_frame_age_s,
-                disk_state=store.disk_state,
-                metrics_enabled=cfg.health.metrics_enabled,
-            ),
-        ),
+        health=metrics,
+        board=board_warnings,
+        secret_key=load_secret(data_dir),
         on_viewers=metrics.set_viewers,
     )
+    return _Service(state, store, settings, metrics, Notifier(), web)
+
+
+def _listen(app: Any, cfg: HipcamConfig, host: str, port: int) -> Any:
+    """The bound server, or None after one line on stderr (the port is taken or not ours)."""
     try:
-        server: Any = make_server(app, cfg, host, port)
+        return make_server(app, cfg, host, port)
     except OSError as exc:
-        store.close()
         if exc.errno == errno.EADDRINUSE:
             print(f"hipcam: port {port} on {host} is already in use (is hipcam already running?)", file=sys.stderr)
         else:
             print(f"hipcam: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
+def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int | None) -> int:
+    """`hipcam serve`: run the live service until SIGTERM/SIGINT. Returns the exit code."""
+    from web_ui import create_app
+
+    host = host or cfg.server.host
+    port = port if port is not None else cfg.server.port
+    frames = build_source(cfg, source)
+    svc = _build(cfg)
+    server = _listen(create_app(svc.web), cfg, host, port)
+    if server is None:
+        svc.store.close()
         return 2
-    pipeline = Pipeline(cfg, frames, state, store, ops)
+    ops = ServiceOps(svc.metrics, Watchdog(svc.notifier))
+    pipeline = Pipeline(cfg, frames, svc.state, svc.store, ops, settings=svc.settings)
     previous = _install_signals()
     try:
         pipeline.start()
         log.info("serving on http://%s:%d/ (source %s)", host, port, frames.name)
-        notifier.ready(f"serving on port {port}, source {frames.name}")
+        svc.notifier.ready(f"serving on port {port}, source {frames.name}")
         server.run()
     except _Shutdown:
         log.info("stopping")
     finally:
-        notifier.stopping("stopping")
+        svc.notifier.stopping("stopping")
         _restore_signals(previous)
-        state.close()  # ends the live streams, freeing waitress's threads
+        svc.state.close()  # ends the live streams, freeing waitress's threads
         server.task_dispatcher.shutdown(timeout=5)
         server.close()
         pipeline.stop()
-        if store.active_session_id is not None:
-            store.stop_session()  # a clean stop ends the running session properly
-        store.close()
-        notifier.close()
+        if svc.store.active_session_id is not None:
+            svc.store.stop_session()  # a clean stop ends the running session properly
+        svc.store.close()
+        svc.notifier.close()
     return 0
 
 

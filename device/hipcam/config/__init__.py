@@ -134,11 +134,12 @@ class HipcamConfig(Section):
         return self.storage.data_dir.expanduser()
 
 
-def _format_error(exc: ValidationError, origin: str) -> str:
+def first_error(exc: ValidationError) -> str:
+    """The first validation error as ``dotted.key: message`` (and how many more there are)."""
     first = exc.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{origin}: {key}: {first['msg']}{more}"
+    return f"{key}: {first['msg']}{more}"
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -155,10 +156,11 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return tree
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` laid on top, nested mappings merged key by key (neither is changed)."""
     out = dict(base)
     for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+        out[key] = merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
     return out
 
 
@@ -180,9 +182,9 @@ def load_config(
     """Load the file (if given), apply HIPCAM_* environment variables, then explicit overrides."""
     data = read_toml(path) if path is not None else {}
     env = _env_overrides(os.environ if environ is None else environ)
-    data = _merge(_merge(data, env), overrides or {})
+    data = merge(merge(data, env), overrides or {})
     origin = str(path) if path is not None else "configuration"
     try:
         return HipcamConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc, origin)) from None
+        raise ConfigError(f"{origin}: {first_error(exc)}") from None

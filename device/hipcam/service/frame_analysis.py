@@ -3,8 +3,8 @@
 ``Analyzer`` is the only place the service touches hipcam.pose and hipcam.gait. The gait tracker is
 built on the first frame, when the frame size (which the normalized landmarks refer to) and, in
 level mode "auto", the camera roll (from that frame) are known. It is rebuilt when another person
-takes over and when the ``level`` or ``gait`` config section changes (page settings, see
-hipcam.service.settings), so no stride spans two runners or two settings.
+takes over and when the page settings change what it uses (hipcam.service.settings, read through
+its versioned ``applied()``), so no stride spans two runners or two settings.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from hipcam.config import HipcamConfig
+from hipcam.config import HipcamConfig, LevelConfig
+from hipcam.config.gait import GaitParams
 from hipcam.domain import LevelInfo
 from hipcam.gait import report
 from hipcam.gait.live import LiveGait, LiveUpdate
@@ -26,6 +27,7 @@ from hipcam.gait.strides import Stride
 from hipcam.pose.tracker import BlazePose, PoseResult, StageTimings
 from hipcam.records.stride import StrideRecord
 from hipcam.service.capture_worker import CapturedFrame
+from hipcam.service.settings import AppliedSettings, Settings
 from hipcam.vision.mask_features import measure_normalized
 from hipcam.vision.roll import resolve_level
 
@@ -49,7 +51,8 @@ class GaitModel(Protocol):
     ) -> LiveUpdate: ...
 
 
-GaitFactory = Callable[[HipcamConfig, float, float, tuple[int, int]], GaitModel]
+# (gait parameters, frame rate hint, camera roll, frame size) -> a new tracker
+GaitFactory = Callable[[GaitParams, float, float, tuple[int, int]], GaitModel]
 
 
 def load_pose(cfg: HipcamConfig) -> PoseModel:
@@ -57,8 +60,8 @@ def load_pose(cfg: HipcamConfig) -> PoseModel:
     return BlazePose.from_config(cfg, keep_mask=True)
 
 
-def make_gait(cfg: HipcamConfig, fps_hint: float, roll_deg: float, frame_size: tuple[int, int]) -> GaitModel:
-    return LiveGait(cfg.gait, fps_hint, roll_deg, frame_size=frame_size)
+def make_gait(params: GaitParams, fps_hint: float, roll_deg: float, frame_size: tuple[int, int]) -> GaitModel:
+    return LiveGait(params, fps_hint, roll_deg, frame_size=frame_size)
 
 
 @dataclass(frozen=True)
@@ -96,20 +99,36 @@ class MaskMeter:
 class Analyzer:
     """Pose -> mask measures -> gait for one stream of frames. Not thread-safe."""
 
-    def __init__(self, cfg: HipcamConfig, pose: PoseModel, gait_factory: GaitFactory = make_gait) -> None:
+    def __init__(
+        self,
+        cfg: HipcamConfig,
+        pose: PoseModel,
+        gait_factory: GaitFactory = make_gait,
+        settings: Settings | None = None,
+    ) -> None:
+        """``settings``: the page's settings channel; without it the start-up configuration holds."""
         self.cfg, self.pose = cfg, pose
         self._gait_factory = gait_factory
+        self._settings = settings
         self._gait: GaitModel | None = None
-        self._built_for: tuple[object, object] | None = None  # (level, gait) sections the tracker uses
+        self._applied = settings.applied() if settings is not None else AppliedSettings.of(cfg, 0)
+        self._built_for: tuple[LevelConfig, GaitParams] | None = None  # what the current tracker uses
         self._mask = MaskMeter()
         self.level: LevelInfo | None = None  # applied by the current tracker
+
+    def _follow_settings(self) -> None:
+        """A new settings version that changes what the tracker uses ends the tracker."""
+        if self._settings is None or self._settings.applied().version == self._applied.version:
+            return
+        self._applied = self._settings.applied()
+        if self._built_for != (self._applied.level, self._applied.gait):
+            self._gait = None  # no stride may span two settings
 
     def run(self, frame: CapturedFrame) -> Analysis:
         result = self.pose.process(frame.image, frame.timestamp_s)
         if result is not None and result.switched:
             self._gait = None  # another person took over: no stride may span two runners
-        if self._built_for != (self.cfg.level, self.cfg.gait):
-            self._gait = None  # settings changed: no stride may span two settings
+        self._follow_settings()
         restarted = self._gait is None
         gait = self._gait or self._start_gait(frame.image)
         timings = _seconds(self.pose.timings)
@@ -121,12 +140,12 @@ class Analyzer:
         return Analysis(landmarks, update, timings, self.pose.timings.detector_ms > 0, restarted)
 
     def _start_gait(self, image: np.ndarray) -> GaitModel:
-        level = self.cfg.level  # read once: a web thread may replace the section meanwhile
-        self._built_for = (level, self.cfg.gait)
+        level, params = self._applied.level, self._applied.gait
+        self._built_for = (level, params)
         self.level = resolve_level(level, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
         fps_hint = self.cfg.capture.true_fps or self.cfg.capture.fps  # LiveGait refines it from timestamps
         h, w = image.shape[:2]
-        self._gait = self._gait_factory(self.cfg, fps_hint, self.level.roll_deg, (w, h))
+        self._gait = self._gait_factory(params, fps_hint, self.level.roll_deg, (w, h))
         return self._gait
 
 

@@ -85,6 +85,24 @@ def throttle_flags(word: int) -> dict[str, bool]:
     return {name: bool(word >> bit & 1) for bit, name in THROTTLE_BITS.items()}
 
 
+def board_warnings() -> list[str]:
+    """Cheap, human-readable hardware warnings for /healthz; empty when all is well or unknown."""
+    warnings: list[str] = []
+    word = read_throttled(find_throttled_file())
+    if word is not None:
+        flags = throttle_flags(word)
+        if flags["under_voltage"]:
+            warnings.append("under-voltage: use the official 5 V power supply")
+        elif flags["under_voltage_occurred"]:
+            warnings.append("under-voltage occurred since boot: check the power supply")
+        if flags["throttled"] or flags["soft_temp_limit"]:
+            warnings.append("CPU is throttled: the board is too hot; give it air or a heatsink")
+    temp = read_cpu_temp_c()
+    if temp is not None and temp >= 80.0:
+        warnings.append(f"CPU temperature {temp:.0f} °C")
+    return warnings
+
+
 class BoardCollector(Collector):
     """Reads temperature, throttling and free disk at scrape time."""
 

@@ -41,6 +41,7 @@ from hipcam.service.frame_analysis import (
     stride_record,
 )
 from hipcam.service.preview import PreviewEncoder
+from hipcam.service.settings import Settings
 from hipcam.service.snapshots import SnapshotRing
 from hipcam.service.state import LiveMetrics, LiveState
 from hipcam.service.telemetry import NullOps, Ops
@@ -134,8 +135,10 @@ class Pipeline:
         ops: Ops | None = None,
         pose_loader: Callable[[HipcamConfig], PoseModel] = load_pose,
         gait_factory: GaitFactory = make_gait,
+        settings: Settings | None = None,
     ) -> None:
         self.cfg, self.source, self.state, self.store = cfg, source, state, store
+        self.settings = settings  # the page's settings channel (None: the start-up configuration holds)
         self.ops: Ops = ops or NullOps()
         self._pose_loader, self._gait_factory = pose_loader, gait_factory
         self.slot = FreshestSlot()
@@ -216,7 +219,7 @@ class Pipeline:
             return None
         self._pose_tried = now
         try:
-            self._analyzer = Analyzer(self.cfg, self._pose_loader(self.cfg), self._gait_factory)
+            self._analyzer = Analyzer(self.cfg, self._pose_loader(self.cfg), self._gait_factory, self.settings)
         except HipcamError as exc:
             log.error("model not loaded: %s", exc)
             self.state.set_status("model_missing", f"Model not loaded: {exc}")

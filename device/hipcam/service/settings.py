@@ -1,4 +1,5 @@
-"""Settings the page may change: validated like the config file, applied live, persisted.
+"""Settings the page may change: validated like the config file, persisted, and applied through one
+versioned channel.
 
 Precedence (lowest first): config file < ``HIPCAM_*`` environment < page settings. The page shows
 and edits what is applied, so the last explicit choice wins and survives a restart; "Reset" on the
@@ -6,9 +7,11 @@ page (``DELETE /api/settings``) drops the page settings and returns to file + en
 
 The saved file (``settings.json`` in the data dir) holds only the keys changed from the page, in the
 config file's shape (``{"level": {"roll_deg": 2.0}}``), so a later config-file edit of another key
-still takes effect. Changes replace whole config sections (one attribute assignment each), which the
-frame loop notices (hipcam.service.frame_analysis.Analyzer restarts the gait tracker on a changed
-``level`` or ``gait`` section).
+still takes effect. The start-up configuration is never changed: what is in force is ``applied()``,
+an immutable snapshot with a version number that goes up with every change. The frame loop reads
+it once per frame and rebuilds the gait tracker when the version moves
+(hipcam.service.frame_analysis); the web reads ``open_viewing`` from it. Every page-editable key
+names the consumer that applies it (``EDITABLE``), so a key cannot be saved and then ignored.
 """
 
 from __future__ import annotations
@@ -17,27 +20,55 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from hipcam.atomic import write_text
-from hipcam.config import HipcamConfig, LevelConfig
+from hipcam.config import HipcamConfig, LevelConfig, first_error, merge
+from hipcam.config.gait import GaitParams
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
-# section -> keys the page may set; everything else stays with the config file.
-EDITABLE: dict[str, tuple[str, ...]] = {
-    "level": ("mode", "roll_deg"),
-    "gait": ("direction",),
-    "server": ("open_viewing",),
+
+
+@dataclass(frozen=True)
+class AppliedSettings:
+    """The page-editable configuration in force. ``version`` goes up with every change."""
+
+    version: int
+    level: LevelConfig  # consumer: the frame analyzer (camera roll of the gait tracker)
+    gait: GaitParams  # consumer: the frame analyzer (the gait tracker's parameters)
+    open_viewing: bool  # consumer: the web's viewing check (web_ui.security)
+
+    @classmethod
+    def of(cls, cfg: HipcamConfig, version: int) -> AppliedSettings:
+        return cls(version, cfg.level, cfg.gait, cfg.server.open_viewing)
+
+
+# section -> key -> the AppliedSettings field that carries it to its consumer. Everything else stays
+# with the config file.
+EDITABLE: dict[str, dict[str, str]] = {
+    "level": {"mode": "level", "roll_deg": "level"},
+    "gait": {"direction": "gait"},
+    "server": {"open_viewing": "open_viewing"},
 }
 
 
 class SettingsError(ValueError):
     """A page setting that the config models refuse; the message names the field."""
+
+
+def check_editable(editable: Mapping[str, Mapping[str, str]]) -> None:
+    """Every page-editable key must reach a consumer: an AppliedSettings field that carries it."""
+    carried = {f.name for f in fields(AppliedSettings)} - {"version"}
+    for section, keys in editable.items():
+        for key, field in keys.items():
+            if field not in carried:
+                raise SettingsError(f"{section}.{key}: page-editable, but no consumer applies it ({field!r})")
 
 
 def roll_range() -> tuple[float, float]:
@@ -55,24 +86,13 @@ def _check_keys(patch: Mapping[str, Any]) -> None:
             raise SettingsError(f"{section}.{unknown[0]}: not a page setting")
 
 
-def _validated(cfg: HipcamConfig, patch: Mapping[str, Any]) -> HipcamConfig:
-    """cfg with the patch applied, validated by the config models (a copy; cfg is untouched)."""
-    _check_keys(patch)
-    data = cfg.model_dump()
-    for section, values in patch.items():
-        data[section] = {**data[section], **values}
+def _validated(base: HipcamConfig, saved: Mapping[str, Any]) -> HipcamConfig:
+    """``base`` with the page settings laid on top, validated by the config models (a new object)."""
+    _check_keys(saved)
     try:
-        return HipcamConfig.model_validate(data)
+        return HipcamConfig.model_validate(merge(base.model_dump(), saved))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise SettingsError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
-
-
-def _merge(saved: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    out = {section: dict(values) for section, values in saved.items()}
-    for section, values in patch.items():
-        out.setdefault(section, {}).update(values)
-    return out
+        raise SettingsError(first_error(exc)) from None
 
 
 def _values(cfg: HipcamConfig, patch: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -81,15 +101,20 @@ def _values(cfg: HipcamConfig, patch: Mapping[str, Any]) -> dict[str, dict[str, 
 
 
 class Settings:
-    """The page-editable part of ``cfg``. Thread-safe for writers; readers just read ``cfg``."""
+    """The page-editable part of the configuration. Thread-safe; ``applied()`` is lock-free to read."""
 
     def __init__(self, cfg: HipcamConfig, data_dir: Path | None) -> None:
-        self.cfg = cfg
+        check_editable(EDITABLE)
+        self._base = cfg  # file + environment, never changed
         self.path = data_dir / SETTINGS_FILE if data_dir is not None else None
         self._lock = threading.Lock()
-        self._base = {section: getattr(cfg, section) for section in EDITABLE}  # file + environment
-        self._saved: dict[str, dict[str, Any]] = {}
+        self._saved: dict[str, Any] = {}
+        self._effective = cfg
+        self._applied = AppliedSettings.of(cfg, 0)
         self._load()
+
+    def applied(self) -> AppliedSettings:
+        return self._applied  # one attribute read: a consistent snapshot without the lock
 
     def _load(self) -> None:
         """Apply the saved page settings at start-up; a bad file is logged and ignored, never fatal."""
@@ -97,33 +122,30 @@ class Settings:
             return
         try:
             saved = json.loads(self.path.read_text())
-            self._apply(_validated(self.cfg, saved))
-            self._saved = _merge({}, saved)
+            self._set(_validated(self._base, saved), merge({}, saved))
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             log.warning("ignoring the saved page settings in %s: %s", self.path, exc)
 
-    def _apply(self, new: HipcamConfig) -> None:
-        for section in EDITABLE:
-            if getattr(self.cfg, section) != getattr(new, section):
-                setattr(self.cfg, section, getattr(new, section))  # whole section: never half-applied
+    def _set(self, effective: HipcamConfig, saved: dict[str, Any]) -> None:
+        self._effective, self._saved = effective, saved
+        self._applied = AppliedSettings.of(effective, self._applied.version + 1)
 
     def update(self, patch: Mapping[str, Any]) -> None:
         """Validate, save, then apply. Raises SettingsError (bad value) or OSError (not saved)."""
         with self._lock:
-            new = _validated(self.cfg, patch)
-            saved = _merge(self._saved, _values(new, patch))
+            _check_keys(patch)
+            candidate = merge(self._saved, patch)
+            effective = _validated(self._base, candidate)
+            saved = merge(self._saved, _values(effective, patch))
             self._write(saved)
-            self._saved = saved
-            self._apply(new)
+            self._set(effective, saved)
 
     def reset(self) -> None:
         """Forget the page settings: back to the config file and environment."""
         with self._lock:
             if self.path is not None:
                 self.path.unlink(missing_ok=True)
-            self._saved = {}
-            for section, value in self._base.items():
-                setattr(self.cfg, section, value)
+            self._set(self._base, {})
 
     def _write(self, saved: Mapping[str, Any]) -> None:
         if self.path is not None:
@@ -132,10 +154,11 @@ class Settings:
     def current(self) -> dict[str, Any]:
         """What the page edits, as applied now, plus the allowed ranges and which keys the page set."""
         lo, hi = roll_range()
+        cfg = self._effective
         return {
-            "level": {"mode": self.cfg.level.mode, "roll_deg": self.cfg.level.roll_deg, "roll_min": lo, "roll_max": hi},
-            "gait": {"direction": self.cfg.gait.direction},
-            "server": {"open_viewing": self.cfg.server.open_viewing},
+            "level": {"mode": cfg.level.mode, "roll_deg": cfg.level.roll_deg, "roll_min": lo, "roll_max": hi},
+            "gait": {"direction": cfg.gait.direction},
+            "server": {"open_viewing": cfg.server.open_viewing},
             "from_page": {section: sorted(values) for section, values in self._saved.items()},
             "persisted": self.path is not None,
         }

@@ -1,0 +1,12 @@
+"""The JSON API (described in web_ui/openapi.yaml), one blueprint per resource, under ``/api``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from web_ui.api import live, sessions, settings
+
+
+def register(app: Flask) -> None:
+    for module in (live, sessions, settings):
+        app.register_blueprint(module.bp, url_prefix="/api")

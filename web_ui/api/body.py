@@ -1,0 +1,58 @@
+"""Reading and checking JSON request bodies: a clean 4xx for anything malformed."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import request
+
+from web_ui.security import ApiError
+
+MAX_RUNNER = 80
+MAX_NOTES = 20_000
+MAX_SPEED_KMH = 40.0
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or a clean 400 (415 for another content type)."""
+    if not request.is_json:
+        if not request.get_data(cache=True):
+            return {}
+        raise ApiError(415, "send JSON with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return body
+
+
+def runner(body: dict[str, Any]) -> str:
+    value = body.get("runner", "")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_RUNNER:
+        raise ApiError(400, f"runner must be text of at most {MAX_RUNNER} characters")
+    return value.strip()
+
+
+def speed(body: dict[str, Any]) -> float | None:
+    value = body.get("treadmill_speed")
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.replace(",", "."))
+        except ValueError:
+            raise ApiError(400, "treadmill_speed must be a number (km/h)") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ApiError(400, "treadmill_speed must be a number (km/h)")
+    if not 0.0 <= float(value) <= MAX_SPEED_KMH:
+        raise ApiError(400, f"treadmill_speed must be between 0 and {MAX_SPEED_KMH:g} km/h")
+    return float(value)
+
+
+def notes(body: dict[str, Any]) -> str:
+    value = body.get("notes")
+    if not isinstance(value, str) or len(value) > MAX_NOTES:
+        raise ApiError(400, f"notes must be text of at most {MAX_NOTES} characters")
+    return value

@@ -1,0 +1,109 @@
+"""``/api/sessions/...``: start, stop, notes, delete, strides, exports and stride snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, send_file
+
+from hipcam.records.store import SessionConflict
+from web_ui.api import body
+from web_ui.deps import deps
+from web_ui.security import ApiError, require_pin
+
+bp = Blueprint("api_sessions", __name__)
+
+
+def _session_or_404(session_id: int) -> dict[str, Any]:
+    found = deps().store.get_session(session_id)
+    if found is None:
+        raise ApiError(404, f"no session {session_id}")
+    return found
+
+
+def _attachment(resp: Response, session_id: int, ext: str) -> Response:
+    resp.headers["Content-Disposition"] = f'attachment; filename="hipcam-session-{session_id}.{ext}"'
+    return resp
+
+
+@bp.get("/sessions")
+def list_sessions() -> Response:
+    store = deps().store
+    return jsonify(sessions=store.list_sessions(), active_session_id=store.active_session_id)
+
+
+@bp.post("/sessions")
+@require_pin
+def start_session() -> tuple[Response, int]:
+    data = body.json_object()
+    runner, speed = body.runner(data), body.speed(data)
+    try:
+        started = deps().store.start_session(runner, speed)
+    except SessionConflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return jsonify(started), 201
+
+
+@bp.get("/sessions/<int:session_id>")
+def get_session(session_id: int) -> Response:
+    return jsonify(session=_session_or_404(session_id), summary=deps().store.session_summary(session_id))
+
+
+@bp.post("/sessions/<int:session_id>/stop")
+@require_pin
+def stop_session(session_id: int) -> Response:
+    _session_or_404(session_id)
+    try:
+        return jsonify(deps().store.stop_session(session_id))
+    except SessionConflict as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+@bp.patch("/sessions/<int:session_id>")
+@require_pin
+def update_session(session_id: int) -> Response:
+    notes = body.notes(body.json_object())
+    _session_or_404(session_id)
+    deps().store.set_notes(session_id, notes)
+    return jsonify(_session_or_404(session_id))
+
+
+@bp.delete("/sessions/<int:session_id>")
+@require_pin
+def delete_session(session_id: int) -> tuple[str, int]:
+    _session_or_404(session_id)
+    try:
+        deps().store.delete_session(session_id)
+    except SessionConflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return "", 204
+
+
+@bp.get("/sessions/<int:session_id>/strides")
+def strides(session_id: int) -> Response:
+    _session_or_404(session_id)
+    return jsonify(strides=[s.to_json() for s in deps().store.strides(session_id)])
+
+
+@bp.get("/sessions/<int:session_id>/export.csv")
+def export_csv(session_id: int) -> Response:
+    text = deps().store.export_csv(session_id)
+    if text is None:
+        raise ApiError(404, f"no session {session_id}")
+    return _attachment(Response(text, mimetype="text/csv"), session_id, "csv")
+
+
+@bp.get("/sessions/<int:session_id>/export.json")
+def export_json(session_id: int) -> Response:
+    data = deps().store.export_json(session_id)
+    if data is None:
+        raise ApiError(404, f"no session {session_id}")
+    return _attachment(jsonify(data), session_id, "json")
+
+
+@bp.get("/sessions/<int:session_id>/strides/<int:stride_id>/snapshot.jpg")
+def snapshot(session_id: int, stride_id: int) -> Response:
+    path = deps().store.snapshot_path(session_id, stride_id)
+    if path is None:
+        raise ApiError(404, "no snapshot for that stride")
+    return send_file(path, mimetype="image/jpeg", max_age=3600)

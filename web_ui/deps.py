@@ -1,0 +1,72 @@
+"""Everything the web app uses, handed to ``create_app`` in one object and kept in
+``app.extensions["hipcam"]``: no globals, no closures over services, no config mutated in place.
+
+The web reads the live snapshot (hipcam.service.state), the page settings channel
+(hipcam.service.settings), the store (hipcam.records) and the PIN check (hipcam.auth); what it
+needs of the rest of the service comes in through the small protocols below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+from flask import current_app
+
+from hipcam.auth import AttemptLimiter
+from hipcam.config import HipcamConfig
+from hipcam.records.store import Store
+from hipcam.service.settings import Settings
+from hipcam.service.state import LiveState
+
+EXTENSION = "hipcam"
+
+
+class HealthSource(Protocol):
+    """What /healthz needs to know (hipcam.service.metrics.Metrics satisfies it)."""
+
+    def last_frame_age_s(self) -> float | None: ...
+
+    @property
+    def camera_state(self) -> str: ...
+
+    def fps(self) -> float: ...
+
+    def render(self) -> tuple[bytes, str]:
+        """The Prometheus exposition and its content type, for /metrics."""
+        ...
+
+
+class BoardSource(Protocol):
+    """Hardware warnings for /healthz (hipcam.service.metrics.board_warnings satisfies it)."""
+
+    def __call__(self) -> list[str]: ...
+
+
+@dataclass
+class WebDeps:
+    state: LiveState
+    store: Store
+    cfg: HipcamConfig  # the start-up configuration; page-editable values come from ``settings``
+    settings: Settings | None = None  # default: saved in the store's data dir
+    limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
+    health: HealthSource | None = None  # without it there is no /healthz or /metrics
+    board: BoardSource | None = None
+    secret_key: bytes | None = None  # signs the login cookie; persist it so logins survive a restart
+    on_viewers: Callable[[int], None] | None = None  # told how many live streams are open
+    stream_max_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = Settings(self.cfg, self.store.data_dir)
+
+    @property
+    def page_settings(self) -> Settings:
+        assert self.settings is not None  # set in __post_init__
+        return self.settings
+
+
+def deps() -> WebDeps:
+    """The app's WebDeps (inside a request or app context)."""
+    return cast(WebDeps, current_app.extensions[EXTENSION])
