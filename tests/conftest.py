@@ -10,20 +10,11 @@ from types import ModuleType
 
 import pytest
 from hypothesis import settings
-
-from hipcam.assets import load_manifest
-from hipcam.config import load_config
+from paths import FAKES, FETCHED, MODELS_DIR, SHARED_DATA
 
 # The machine is shared and noisy: no per-example deadline; CI explores a fixed, reproducible set.
 settings.register_profile("hipcam", deadline=None, derandomize=True, print_blob=True)
 settings.load_profile("hipcam")
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FAKES = Path(__file__).resolve().parent / "fakes"
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-# Where `hipcam fetch` put the models: the config's paths.models_dir, as the environment sets it.
-MODELS_DIR = load_config().paths.models()
-FETCHED = tuple(asset.file for asset in load_manifest())  # the models and the demo clip
 
 
 def models_missing() -> str | None:

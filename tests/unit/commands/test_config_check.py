@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import FETCHED
+from paths import FETCHED
 
 from hipcam.commands.config_check import check_camera_device, check_config, check_port
 

@@ -12,10 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
 from hipcam.service.notify import Notifier, Watchdog
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "hipcam.service"
+UNIT = REPO / "systemd" / "hipcam.service"
 EXEC = "/opt/hipcam/venv/bin/hipcam"
 
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SOURCES = [REPO / "device" / "hipcam", REPO / "web_ui"]
 BIN = Path(sys.executable).parent
 DOMAIN = REPO / "device" / "hipcam" / "domain.py"

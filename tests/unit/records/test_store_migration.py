@@ -7,10 +7,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from paths import TEST_DATA
+
 from hipcam.records.schema import SCHEMA_VERSION
 from hipcam.records.store import Store
 
-V1 = Path(__file__).parent / "data" / "store_v1"
+V1 = TEST_DATA / "store_v1"
 
 
 def test_release_1_database_opens_and_reads_after_the_upgrade(tmp_path: Path) -> None:

@@ -29,11 +29,11 @@ import pytest
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from paths import REPO as ROOT
 
 from hipcam.assets import load_manifest
 from hipcam.config import load_config
 
-ROOT = Path(__file__).resolve().parent.parent
 REQ = ROOT / "requirements"
 LOCKS = ("runtime", "build", "dev")
 LAB_CLIP = ROOT.parent / "shared" / "data" / "treadmill_lab_side.mp4"

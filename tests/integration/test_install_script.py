@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "install-pi.sh"
 # Every command the installer could use to change the system. In a dry run none may run.
 MUTATING = (

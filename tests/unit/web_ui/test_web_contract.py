@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import REPO
 from service_fakes import web_app
 
 from hipcam.config import HipcamConfig
@@ -16,7 +17,7 @@ from hipcam.records.stride import COLUMNS
 from hipcam.service import settings as settings_module
 from hipcam.service.settings import EDITABLE, Settings, SettingsError
 
-OPENAPI = Path(__file__).resolve().parent.parent / "web_ui" / "openapi.yaml"
+OPENAPI = REPO / "web_ui" / "openapi.yaml"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from synth_runner import RunnerSpec, generate, render_mask
@@ -18,7 +16,7 @@ from hipcam.vision import mask_features as mf
 from hipcam.vision import roll as level_roll
 
 P = GaitParams()
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from paths import SHARED_DATA as SHARED  # noqa: E402
 
 
 def _lm_px(px: np.ndarray) -> np.ndarray:

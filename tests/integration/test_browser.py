@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MODELS_DIR
+from paths import MODELS_DIR, REPO
 
 from hipcam.auth import hash_pin
 from hipcam.records.stride import COLUMNS
@@ -29,7 +29,6 @@ from hipcam.records.stride import COLUMNS
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_models]
 
 CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "test-output"
 PIN = "4321"
 CLIPS = {
