@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from hipcam.config import VIEWER_SPARE_THREADS
-from hipcam.domain import CLASS_INFO, CLASSIFIED, page_vocabulary
+from hipcam.domain import CLASS_INFO, CLASSIFIED, LEGS, page_vocabulary
 from web_ui import api, security
 from web_ui.deps import EXTENSION, WebDeps
 from web_ui.health import install_health
@@ -50,6 +50,7 @@ def create_app(deps: WebDeps) -> Flask:
             "vocabulary": vocabulary,
             "classes": CLASS_INFO,
             "classified": CLASSIFIED,
+            "legs": LEGS,
         }
 
     return app

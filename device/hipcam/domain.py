@@ -145,6 +145,7 @@ EDGES: tuple[tuple[int, int], ...] = (
 
 # The lines the angles come from, and their colours on the page.
 THIGH_COLOUR, TRUNK_COLOUR, SKELETON_COLOUR = "#38bdf8", "#f472b6", "rgba(255,255,255,0.75)"
+LEG_COLOURS: dict[str, str] = {"left": "#38bdf8", "right": "#eab308"}  # readable on the dark page and on paper
 
 # Per-frame measures from the segmentation mask (hipcam.vision.mask_features), in column order.
 MASK_FEATURES: tuple[str, ...] = (
@@ -190,5 +191,5 @@ def page_vocabulary() -> dict[str, Any]:
         "landmarks": {lm.name.lower(): int(lm) for lm in Landmark},
         "edges": [list(e) for e in EDGES],
         "leg_joints": LEG_JOINTS,
-        "colours": {"thigh": THIGH_COLOUR, "trunk": TRUNK_COLOUR, "skeleton": SKELETON_COLOUR},
+        "colours": {"thigh": THIGH_COLOUR, "trunk": TRUNK_COLOUR, "skeleton": SKELETON_COLOUR, **LEG_COLOURS},
     }  # fmt: skip

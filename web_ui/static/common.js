@@ -32,6 +32,7 @@
   Object.keys(vocab.classes).forEach(function (c) { root.setProperty("--" + c, vocab.classes[c].colour); });
   root.setProperty("--thigh", vocab.colours.thigh);
   root.setProperty("--trunk", vocab.colours.trunk);
+  vocab.legs.forEach(function (leg) { root.setProperty("--" + leg, vocab.colours[leg]); });
   window.hipcam = { api: api, csrf: csrf, fmt: fmt, vocab: vocab };
   document.addEventListener("DOMContentLoaded", function () {
     const out = document.getElementById("logout-btn");

@@ -63,7 +63,7 @@
   }
 
   function renderStrips() {
-    ["left", "right"].forEach(function (leg) {
+    V.legs.forEach(function (leg) {
       const strip = $("strip-" + leg);
       const mine = (state.strides || []).filter(function (s) { return s.leg === leg; }).slice(-12).reverse();
       strip.replaceChildren.apply(strip, mine.map(function (s) {

@@ -13,8 +13,9 @@ document.addEventListener("DOMContentLoaded", async function () {
     const xs = rows.map(t), ys = rows.map(function (s) { return s.hip_extension_deg; });
     const yMin = Math.min(-5, Math.floor((Math.min.apply(null, ys.concat([0])) - 2) / 5) * 5);
     const yMax = Math.max(15, Math.ceil((Math.max.apply(null, ys.concat([0])) + 2) / 5) * 5);
-    const series = ["left", "right"].map(function (leg) {
-      return { color: leg === "left" ? "#38bdf8" : "#d4a106", width: 2, dots: false,
+    const V = window.hipcam.vocab;  // legs and their colours, from hipcam.domain
+    const series = V.legs.map(function (leg) {
+      return { color: V.colours[leg], width: 2, dots: false,
         points: rows.filter(function (s) { return s.leg === leg; }).map(function (s) { return [t(s), s.hip_extension_deg]; }) };
     });
     series.push.apply(series, series.map(function (s) { return { color: s.color, dots: true, points: s.points }; }));
