@@ -33,7 +33,9 @@
   root.setProperty("--thigh", vocab.colours.thigh);
   root.setProperty("--trunk", vocab.colours.trunk);
   vocab.legs.forEach(function (leg) { root.setProperty("--" + leg, vocab.colours[leg]); });
-  window.hipcam = { api: api, csrf: csrf, fmt: fmt, vocab: vocab };
+  // To the PIN page, then back here (a 401 from an acting request, or acting while locked).
+  function toLogin() { window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname)); }
+  window.hipcam = { api: api, csrf: csrf, fmt: fmt, vocab: vocab, toLogin: toLogin };
   document.addEventListener("DOMContentLoaded", function () {
     const out = document.getElementById("logout-btn");
     if (out) {

@@ -183,13 +183,13 @@
     ev.preventDefault();
     sessionError("");
     if (!auth.pin_set) { sessionError("No device PIN is set: run `hipcam pin-hash` and add it to the config."); return; }
-    if (!auth.logged_in) { window.location.assign("/login?next=/"); return; }
+    if (!auth.logged_in) { window.hipcam.toLogin(); return; }
     const speed = $("speed").value.trim();
     try {
       await window.hipcam.api("POST", "/api/sessions", { runner: $("runner").value.trim(), treadmill_speed: speed === "" ? null : speed });
       $("runner").value = ""; $("speed").value = "";
     } catch (e) {
-      if (e.status === 401) { window.location.assign("/login?next=/"); return; }
+      if (e.status === 401) { window.hipcam.toLogin(); return; }
       sessionError(e.message);
     }
   }
@@ -201,7 +201,7 @@
       await window.hipcam.api("POST", "/api/sessions/" + sid + "/stop");
       window.location.assign("/sessions/" + sid);
     } catch (e) {
-      if (e.status === 401) { window.location.assign("/login?next=/"); return; }
+      if (e.status === 401) { window.hipcam.toLogin(); return; }
       sessionError(e.message);
     }
   }

@@ -10,7 +10,7 @@ document.addEventListener("DOMContentLoaded", function () {
         await window.hipcam.api("DELETE", "/api/sessions/" + id);
         btn.closest("tr").remove();
       } catch (e) {
-        if (e.status === 401) { window.location.assign("/login?next=/sessions"); return; }
+        if (e.status === 401) { window.hipcam.toLogin(); return; }
         err.textContent = e.message;
         err.hidden = false;
       }

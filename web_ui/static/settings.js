@@ -45,7 +45,7 @@ document.addEventListener("DOMContentLoaded", function () {
       show(done, "");
       watchApplied(APPLIED_REFRESHES, false);
     } catch (e) {
-      if (e.status === 401) { window.location.assign("/login?next=/settings"); return; }
+      if (e.status === 401) { window.hipcam.toLogin(); return; }
       show("", e.message);
     }
   }
