@@ -100,15 +100,17 @@ class StrideRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StrideRecord:
-        """The inverse of ``to_json`` (also accepts ``cls`` for ``class``); unknown keys are ignored."""
+        """The inverse of ``to_json`` (also accepts ``cls`` for ``class``); unknown keys are ignored.
+        ``leg`` and ``class`` are required: a stride without them is refused, not guessed."""
         values = {k: data[k] for k in FIELD_NAMES if k in data and k != "cls"}
-        values["cls"] = str(data.get("class", data.get("cls", UNKNOWN)))
+        if "leg" not in data or ("class" not in data and "cls" not in data):
+            raise ValueError("a stride needs its leg and class")
+        values["cls"] = str(data.get("class", data.get("cls")))
         for key, value in list(values.items()):
             if isinstance(value, float) and not math.isfinite(value):
                 values[key] = None
         if values.get("back_arch") is not None:
             values["back_arch"] = bool(values["back_arch"])
-        values.setdefault("leg", "left")
         return cls(**values)
 
 

@@ -124,3 +124,12 @@ def test_csv_formula_injection_guard(store: Store) -> None:
     from hipcam.records.export import _csv_cell
 
     assert _csv_cell("=cmd()") == "'=cmd()" and _csv_cell(3.0) == 3.0
+
+
+def test_a_stride_without_leg_or_class_is_refused() -> None:
+    with pytest.raises(ValueError, match="leg and class"):
+        StrideRecord.from_json({"class": "B"})
+    with pytest.raises(ValueError, match="leg and class"):
+        StrideRecord.from_json({"leg": "left"})
+    with pytest.raises(ValueError, match="class must be one of"):
+        StrideRecord.from_json({"leg": "left", "class": "U"})  # release 1's spelling is not a class
