@@ -191,5 +191,7 @@ def _delete_from_list(page: Any, base: str, sid: int) -> None:
     page.goto(base + "/sessions")
     page.once("dialog", lambda d: d.accept())
     page.click(f".delete-session[data-session-id='{sid}']")
-    page.wait_for_function(f"!document.querySelector(\".delete-session[data-session-id='{sid}']\")")
+    # A locator wait, not wait_for_function: a string predicate is eval'd in the page, which the
+    # page's CSP (script-src 'self') forbids whenever the first check does not already pass.
+    page.locator(f".delete-session[data-session-id='{sid}']").wait_for(state="detached", timeout=10_000)
     assert all(s["id"] != sid for s in _get_json(base + "/api/sessions")["sessions"])
