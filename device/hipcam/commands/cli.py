@@ -109,6 +109,18 @@ def cmd_bench_service(args: argparse.Namespace) -> int:
     return run_service_bench(_config(args), seconds=args.seconds, viewers=args.viewers, source=args.source)
 
 
+def cmd_label(args: argparse.Namespace) -> int:
+    from hipcam.commands.label import run_label
+
+    return run_label(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from hipcam.commands.evaluate import run_evaluate
+
+    return run_evaluate(Path(args.truth), Path(args.analysis), json_out=Path(args.json) if args.json else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hipcam", description="Treadmill-side hip-extension camera.")
     parser.add_argument("--version", action="version", version=f"hipcam {__version__}")
@@ -165,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--viewers", type=int, default=10)
     p.add_argument("--source", default="demo")
+
+    p = add("label", cmd_label, "label gait events and joints of a video by hand, on a local page")
+    p.add_argument("video")
+    p.add_argument("--truth", help="truth JSON to write (and to continue from if it exists)")
+    p.add_argument("--fps", type=float, help="true capture rate, when the file's rate is not it (slow motion)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8088)
+
+    p = add("evaluate", cmd_evaluate, "compare an analysis JSON with hand-labelled truth: events, cadence, angles")
+    p.add_argument("truth", help="truth JSON (hipcam label's format)")
+    p.add_argument("analysis", help="analysis JSON (hipcam analyze --json)")
+    p.add_argument("--json", help="also write the figures as JSON")
     return parser
 
 
