@@ -36,7 +36,7 @@ def _clip(path: Path) -> None:
     import cv2
     import numpy as np
 
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (W, H))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (W, H))
     assert out.isOpened()
     for i in range(N):
         img = np.full((H, W, 3), 40, np.uint8)

@@ -217,6 +217,7 @@
         st.truth.toe_off_angles = st.truth.toe_off_angles.filter(function (b) { return b !== a; }); changed();
       }));
     });
+    [evs, ang].forEach(function (l) { const h = l.querySelector(".here-row"); if (h) h.scrollIntoView({ block: "nearest" }); });
     if (!st.truth.toe_off_angles.length) ang.appendChild(el("li", "dim small", "no joints yet: pick a point, click it on the frame"));
   }
   function pressed(seg, attr, value) {
@@ -340,6 +341,8 @@
   document.addEventListener("DOMContentLoaded", async function () {
     bindForm(); bindCanvas();
     document.addEventListener("keydown", onKey);
+    // A clicked button gives the focus back, so Space and the letters stay the page's keys.
+    document.addEventListener("click", function (e) { const b = e.target.closest("button"); if (b && e.detail > 0) b.blur(); });
     window.addEventListener("resize", function () { st.fitted = false; layout(); });
     window.addEventListener("beforeunload", function (e) { if (st.dirty) { e.preventDefault(); e.returnValue = ""; } });
     try {

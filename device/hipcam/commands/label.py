@@ -57,10 +57,14 @@ def decode_jpegs(video: Path) -> tuple[list[bytes], float, int, int]:
     return frames, (rate if math.isfinite(rate) and rate > 0 else 0.0), width, height
 
 
-def _rates(file_fps: float, given: float | None) -> tuple[float, float | None]:
-    """(fps written as the clip's rate, true_fps or None)."""
+def _check_fps(given: float | None) -> None:
     if given is not None and not (math.isfinite(given) and given > 0):
         raise HipcamError(f"--fps must be a positive number, not {given:g}")
+
+
+def _rates(file_fps: float, given: float | None) -> tuple[float, float | None]:
+    """(fps written as the clip's rate, true_fps or None)."""
+    _check_fps(given)
     if file_fps <= 0:
         if given is None:
             raise HipcamError("the video does not say its frame rate: give it with --fps")
@@ -111,6 +115,7 @@ def run_label(args: argparse.Namespace) -> int:
     """`hipcam label`: returns the exit code."""
     from web_ui.labelling import LabelMeta, create_label_app, fit_truth
 
+    _check_fps(args.fps)
     video = Path(args.video)
     truth_path = Path(args.truth) if args.truth else Path.cwd() / f"{video.stem}.truth.json"
     truth: Truth | None = load_truth(truth_path) if truth_path.is_file() else None  # a bad file fails before decoding

@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hipcam.errors import HipcamError
+from hipcam.commands.label import decode_jpegs
+from hipcam.errors import HipcamError, VideoError
 from hipcam.records.truth import load_truth, new_truth, save_truth
 from web_ui.labelling import LabelMeta, create_label_app
 
@@ -124,3 +125,23 @@ def test_a_truth_that_does_not_fit_the_video_is_refused(tmp_path: Path) -> None:
     save_truth(path, t)  # frames_analyzed [0, 499] cannot fit 5 frames
     with pytest.raises(HipcamError, match="5-frame video"):
         _app(tmp_path)
+
+
+def test_decode_jpegs_of_a_small_clip(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    path = tmp_path / "c.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 25.0, (64, 48))
+    for i in range(6):
+        out.write(np.full((48, 64, 3), i * 40, np.uint8))
+    out.release()
+    frames, fps, w, h = decode_jpegs(path)
+    assert len(frames) == 6 and fps == 25.0 and (w, h) == (64, 48)
+    assert all(f.startswith(b"\xff\xd8") for f in frames)
+    assert cv2.imdecode(np.frombuffer(frames[5], np.uint8), cv2.IMREAD_COLOR).mean() == pytest.approx(200, abs=3)
+    with pytest.raises(VideoError, match="not found"):
+        decode_jpegs(tmp_path / "none.mp4")
+    (tmp_path / "junk.mp4").write_bytes(b"not a video" * 100)
+    with pytest.raises(VideoError):
+        decode_jpegs(tmp_path / "junk.mp4")
