@@ -165,19 +165,32 @@ class LevelInfo:
 
     mode: str  # the [level] mode: auto | manual | off
     roll_deg: float
-    source: str  # edge (auto, found) | no_edge (auto, fell back to roll_deg) | manual | off
+    source: str  # edge (auto, found) | no_edge (auto, none or not confident: fell back to roll_deg) | manual | off
+    confidence: float = 0.0  # of the automatic estimate, 0..1 (0: none made)
+    method: str = "none"  # verticals | horizontals | combined (auto) | none (no estimate) | manual | off
 
     def text(self) -> str:
         roll = f"{self.roll_deg:+.1f}°"
+        found = {
+            "verticals": "verticals",
+            "horizontals": "horizontal edges",
+            "combined": "verticals and horizontal edges",
+        }.get(self.method, "lines in the image")
+        no_edge = f"auto: no edge found, using {roll}"
+        if self.confidence > 0:
+            no_edge = f"auto: no confident estimate ({self.confidence:.2f}), using {roll}"
         return {
-            "edge": f"auto: {roll} from the treadmill deck edge",
-            "no_edge": f"auto: no edge found, using {roll}",
+            "edge": f"auto: {roll} from {found} (confidence {self.confidence:.2f})",
+            "no_edge": no_edge,
             "manual": f"manual: {roll}",
             "off": "off: no correction",
         }.get(self.source, roll)
 
     def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "roll_deg": round(self.roll_deg, 2), "source": self.source, "text": self.text()}
+        out: dict[str, Any] = {"mode": self.mode, "roll_deg": round(self.roll_deg, 2), "source": self.source}
+        if self.mode == "auto":  # what the estimate rests on: meaningless for manual and off
+            out |= {"confidence": round(self.confidence, 2), "method": self.method}
+        return out | {"text": self.text()}
 
 
 def page_vocabulary() -> dict[str, Any]:
