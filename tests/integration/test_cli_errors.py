@@ -4,6 +4,7 @@ traceback, no FFmpeg/OpenCV/TFLite chatter, a non-zero exit."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -30,10 +31,10 @@ def _text(tmp_path: Path, demo_clip: Path) -> Path:
     return path
 
 
-def _truncated(tmp_path: Path, demo_clip: Path) -> Path:
+def _header_only(tmp_path: Path, demo_clip: Path) -> Path:
     path = tmp_path / "cut.mp4"
     with demo_clip.open("rb") as fh:
-        path.write_bytes(fh.read(500_000))  # the header and ~15 frames of 230
+        path.write_bytes(fh.read(4096))  # the container's header, not one frame
     return path
 
 
@@ -52,10 +53,10 @@ def _no_person(tmp_path: Path, demo_clip: Path) -> Path:
     [
         (_missing, "no such video file"),
         (_text, "not a video file"),
-        (_truncated, "truncated video"),
+        (_header_only, "no decodable frame"),
         (_no_person, "no person found"),
     ],
-    ids=["missing", "text-file", "truncated", "no-person"],
+    ids=["missing", "text-file", "header-only", "no-person"],
 )
 def test_analyze_bad_video_prints_one_line(
     make: Callable[[Path, Path], Path], message: str, tmp_path: Path, demo_clip: Path, models_dir: Path
@@ -73,6 +74,49 @@ def test_analyze_bad_video_prints_one_line(
     assert "Traceback" not in proc.stderr
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"hipcam: {video}: ") and message in lines[0], lines[0]
+
+
+def _short_clip(tmp_path: Path, demo_clip: Path, frames: int = 60) -> tuple[Path, int]:
+    """The demo's first frames (a person walking) as MJPG in AVI, cut half-way: the header still
+    claims them all. Returns the file and how many frames its header claims."""
+    whole = tmp_path / "whole.avi"
+    cap = cv2.VideoCapture(str(demo_clip))
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter.fourcc(*"MJPG"), 30.0, (640, 360))
+    for _ in range(frames):
+        ok, bgr = cap.read()
+        assert ok
+        writer.write(cv2.resize(bgr, (640, 360), interpolation=cv2.INTER_AREA))
+    writer.release()
+    cap.release()
+    cut = tmp_path / "video.avi"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    return cut, frames
+
+
+@pytest.mark.needs_models
+def test_analyze_short_video_warns_once(tmp_path: Path, demo_clip: Path, models_dir: Path) -> None:
+    """A file that ends before the frames its container claims is analysed as far as it decodes,
+    with one warning line giving both counts (it used to be refused as a truncated video)."""
+    if not HIPCAM.is_file():
+        pytest.skip(f"console script not installed at {HIPCAM}")
+    video, claimed = _short_clip(tmp_path, demo_clip)
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    env["HIPCAM_PATHS__MODELS_DIR"] = str(models_dir)
+    proc = subprocess.run(
+        [str(HIPCAM), "analyze", str(video)], capture_output=True, text=True, env=env, timeout=180, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    match = re.fullmatch(
+        rf"hipcam: warning: {re.escape(str(video))}: the container claims {claimed} frames, (\d+) decoded; analysed those",
+        lines[0],
+    )
+    assert match is not None, lines[0]
+    decoded = int(match.group(1))
+    assert 0 < decoded < claimed
+    assert f"frames {decoded} " in proc.stdout  # the report covers every decoded frame
 
 
 @pytest.mark.parametrize(

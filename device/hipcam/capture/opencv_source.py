@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -15,8 +16,11 @@ import numpy as np
 from hipcam.capture.base import Frame
 from hipcam.errors import VideoError
 
+log = logging.getLogger(__name__)
+
 Kind = Literal["file", "camera", "url"]
-# A container's frame count can be off by a frame or two; fewer decoded frames than this is truncation.
+# A container's frame count can be off by a frame or two; fewer decoded frames than this is a short
+# read (a truncated file, or a header that miscounts), reported but not refused.
 TRUNCATION_SLACK = 2
 FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
 AV_LOG_QUIET = "-8"
@@ -64,6 +68,11 @@ class OpenCVSource:
     Files: timestamps are index / fps, with ``true_fps`` overriding the container's rate so
     slow-motion footage gets real-time timestamps; ``loop`` replays the file with timestamps that
     keep increasing. Cameras and URLs: timestamps are time.monotonic() when the frame arrived.
+
+    A file that ends before the frame count its container claims (truncated, or a miscounting
+    header) hands out every frame that decodes; ``short_read`` then says so. A looping source logs
+    that once (the live service); a single pass leaves the reporting to its caller (``hipcam
+    analyze`` prints one warning line). Only a file with no decodable frame is an error.
     """
 
     def __init__(
@@ -91,6 +100,7 @@ class OpenCVSource:
         self._index = 0  # frames handed out since open()
         self._pass_start = 0  # index of the first frame of the current replay pass
         self._pending: np.ndarray | None = None  # first frame, decoded by open() to validate the source
+        self._short: tuple[int, int] | None = None  # (claimed, decoded) once a pass ended early
 
     @property
     def fps(self) -> float:
@@ -109,6 +119,12 @@ class OpenCVSource:
     def frame_count(self) -> int:
         """Frames the container declares (files only; 0 for live sources)."""
         return self._frame_count
+
+    @property
+    def short_read(self) -> tuple[int, int] | None:
+        """(frames the container claims, frames decoded) once a pass over a file ended more than
+        TRUNCATION_SLACK frames early; None before the end, and for complete files and live sources."""
+        return self._short
 
     def open(self) -> None:
         if self.kind == "file":
@@ -137,6 +153,7 @@ class OpenCVSource:
         self._index = 0
         self._pass_start = 0
         self._pending = first
+        self._short = None
 
     def _new_capture(self) -> cv2.VideoCapture:
         with quiet_video_logs():
@@ -172,8 +189,10 @@ class OpenCVSource:
         if self.kind != "file":
             raise VideoError(f"{self.name}: stream lost after {self._index} frames")
         decoded = self._index - self._pass_start
-        if self._frame_count and decoded < self._frame_count - TRUNCATION_SLACK:
-            raise VideoError(f"{self.name}: truncated video (decoded {decoded} of {self._frame_count} frames)")
+        if self._frame_count and decoded < self._frame_count - TRUNCATION_SLACK and self._short is None:
+            self._short = (self._frame_count, decoded)
+            if self._loop:  # once, not per replay
+                log.warning("%s: the container claims %d frames, %d decoded; replaying those", self.name, *self._short)
         if not self._loop or decoded == 0:
             return None
         assert self._cap is not None

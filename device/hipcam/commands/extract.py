@@ -6,6 +6,7 @@ frame with a person and fills mask_features (unless the caller's BlazePose was b
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from hipcam.gait.kinematics import frame_direction
 from hipcam.pose.tracker import BlazePose, PoseResult
 from hipcam.records.landmarks_file import LandmarkSeries
 from hipcam.vision.mask_features import FEATURE_NAMES, measure_normalized
+
+log = logging.getLogger(__name__)
 
 
 def extract_landmarks(
@@ -32,6 +35,8 @@ def extract_landmarks(
 
     Timestamps (for smoothing) are frame index / fps, fps being capture.true_fps when set, else the
     file's rate; the series records that fps. Raises VideoError/AssetError with a one-line reason.
+    A file that decodes fewer frames than its container claims is analysed as far as it decodes, with
+    one warning line (on stderr for the commands, which leave logging to Python's last-resort handler).
     """
     source = OpenCVSource(str(video), "file", true_fps=cfg.capture.true_fps, loop=False)
     source.open()  # a bad video fails before the models load
@@ -48,6 +53,14 @@ def extract_landmarks(
                 bar.close()
     finally:
         source.close()
+    if source.short_read is not None:
+        claimed, decoded = source.short_read
+        log.warning(
+            "hipcam: warning: %s: the container claims %d frames, %d decoded; analysed those",
+            source.name,
+            claimed,
+            decoded,
+        )
     image = np.stack(results[0]).astype(np.float32)
     return LandmarkSeries(
         image_landmarks=image,
