@@ -8,9 +8,15 @@ known posture.
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+log = logging.getLogger(__name__)
+
+# Settings of the extreme-based event detector that the contact detector replaced.
+RETIRED_KEYS = frozenset({"ground_band", "event_prominence", "event_confirm_drop", "event_confirm_s", "event_refine_s"})
 
 
 class GaitParams(BaseModel):
@@ -77,9 +83,6 @@ class GaitParams(BaseModel):
     )
     filter_order: int = Field(2, ge=1, le=4, description="Butterworth order (offline runs it forward and backward)")
     max_gap_s: float = Field(0.12, ge=0.0, le=1.0, description="missing-pose gaps up to this long are interpolated")
-    event_prominence: float = Field(
-        0.05, gt=0.0, le=2.0, description="foot excursion (trunk lengths) that makes a strike/toe-off extreme"
-    )
     min_stride_s: float = Field(
         0.5, gt=0.05, le=3.0, description="shortest same-leg stride, foot strike to foot strike (0.5 s = 240 steps/min)"
     )
@@ -99,21 +102,37 @@ class GaitParams(BaseModel):
         le=2.0,
         description="shoulder/hip width across the image (trunk lengths) above which: not a side view",
     )
-    ground_band: float = Field(
-        0.3, gt=0.0, le=2.0, description="foot within this height (trunk lengths) of its lowest level: near the ground"
+    contact_height: float = Field(
+        0.08, gt=0.0, le=1.0, description="a foot within this height (trunk lengths) of its ground level is down"
     )
-    event_confirm_drop: float = Field(
-        0.03,
+    contact_speed: float = Field(
+        0.6,
         gt=0.0,
-        le=1.0,
-        description="live: foot extreme confirmed once the foot is this far past it (trunk lengths)",
+        le=20.0,
+        description="a down foot moving within this speed (trunk lengths/s) of the ground is in contact",
     )
-    event_confirm_s: float = Field(
-        0.02, ge=0.0, le=0.2, description="live: ... for at least this long (at least one frame)"
+    contact_speed_share: float = Field(
+        0.35, ge=0.0, le=2.0, description="... plus this share of the ground's own speed (belt speed on a treadmill)"
+    )
+    min_contact_s: float = Field(0.08, gt=0.0, le=1.0, description="shorter contacts are not a stance (glitches)")
+    max_contact_gap_s: float = Field(
+        0.05, ge=0.0, le=0.5, description="dropouts up to this long inside a contact are closed"
+    )
+    event_cutoff_hz: float = Field(
+        12.0,
+        ge=1.0,
+        le=60.0,
+        description="low-pass cutoff of the foot positions for the events (clamped below 0.4 x fps)",
     )
     event_max_speed: float = Field(
-        20.0, gt=0.0, le=200.0, description="live: a foot moving faster (trunk lengths/s vs the pelvis) is a glitch"
+        20.0, gt=0.0, le=200.0, description="a foot jumping faster (trunk lengths/s) is a glitch (snapped elsewhere)"
     )
-    event_refine_s: float = Field(
-        0.03, ge=0.0, le=0.2, description="events are refined on the unfiltered signal within this many seconds"
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        """Keys of the old extreme-based events (release 0.x configs) are ignored with a warning."""
+        if isinstance(data, dict) and (old := RETIRED_KEYS & data.keys()):
+            log.warning("[gait] %s no longer used (events now come from foot contact); ignored", ", ".join(sorted(old)))
+            data = {k: v for k, v in data.items() if k not in RETIRED_KEYS}
+        return data

@@ -1,239 +1,226 @@
-"""Gait events from foot kinematics (Zeni et al. 2008, the "forward coordinates" method of Pose2Sim).
+"""Foot contact with the belt or ground, and the gait events it gives: one definition, offline and live.
 
-On a treadmill the foot travels backward at belt speed during stance, so relative to the pelvis the
-heel is furthest forward at foot strike and the foot tip furthest back at toe-off:
-    foot strike = max(heel_forward - hip_forward),  toe-off = min(toe_forward - hip_forward).
-find_foot_events() serves the offline path (zero-lag filtered signals of the whole clip);
-StreamingPeak the live path (unfiltered samples one at a time, confirmed 1-2 frames after the extreme
-at 30-60 fps). The same extremes also hold walking across the frame: relative to the pelvis the stance
-foot moves backward there too (the pelvis passes over it).
+A foot is in contact while it is down and moves with the ground. Per leg, the heel and the foot tip
+(BlazePose's foot index) are followed in the levelled image, in trunk lengths:
+- down: within `contact_height` of the point's ground level (its 95th-percentile image height, per
+  leg and point, since the far foot lands higher in the image and the heel sits above the sole);
+- moving with the ground: its forward velocity within `contact_speed` (+ `contact_speed_share` of the
+  ground's speed) of the ground's velocity. The ground's velocity is the running median of the
+  velocities of every foot point that is down (a stance foot is down most of the time): belt speed
+  backward on a treadmill, zero for a static camera overground, the pan speed for a panning camera.
+  This is what separates a swinging foot that passes low over the belt, or hangs just above it
+  before landing (swing-leg retraction), from a foot that stands on it.
+The foot is in contact while either point is; dropouts up to `max_contact_gap_s` are closed and
+contacts shorter than `min_contact_s` dropped. Foot strike = the first frame of a contact, toe-off =
+its last frame (the truth convention of `hipcam label`). An edge next to unmeasured frames or the end
+of the data gives no event: the contact began or ended out of sight.
+
+Glitches are removed first (`glitches`): BlazePose snaps a hidden foot onto the handrail or the other
+leg, which takes a jump faster than any foot moves (`event_max_speed`) and a jump back; the samples
+between are dropped. Positions are low-passed zero-lag at `event_cutoff_hz` before velocities are
+taken. Offline runs this over each identity segment of the clip; live runs the same function over
+its trailing buffer (every 0.1 s) and reports an event once the buffer extends `settle_s(params)` beyond it.
 """
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
+
 import numpy as np
-from scipy.signal import find_peaks
+from scipy import signal
 
 from hipcam.config.gait import GaitParams
+from hipcam.domain import HIPS, LEG_JOINTS, LEGS, SHOULDERS
+from hipcam.gait.filters import fill_gaps, zero_lag
+
+FOOT_POINTS = ("heel", "foot_index")
+_GROUND_PERCENTILE = 95
+_GROUND_SPEED_WINDOW_S = 1.5  # the ground's velocity is a running median over this long
 
 
-def _peaks(x: np.ndarray, distance: int, prominence: float, full: np.ndarray | None = None) -> np.ndarray:
-    """Maxima of x (NaN = not usable). full: the same signal without the ground mask, to vet edge peaks."""
-    finite = np.isfinite(x)
-    if finite.sum() < 3:
-        return np.zeros(0, dtype=np.intp)
-    # A NaN gap becomes a deep valley: no peak is invented inside it.
-    filled = np.where(finite, x, np.nanmin(x[finite]) - 1.0)
-    median = float(np.median(x[finite]))
-    idx, _ = find_peaks(filled, prominence=prominence, height=median)
-    # The peak and a neighbour must be measured, not interpolated across a gap. A peak on the edge of
-    # a gap counts: a toe-off is often the last sample before the foot leaves the ground band or before
-    # BlazePose loses the swinging foot. This test comes before the minimum-distance rule, so that a
-    # taller extreme rejected here cannot suppress the true one next to it.
-    keep = [int(i) for i in idx if _measured_extreme(int(i), x, finite, full, max(2, distance // 4))]
-    return _thin(keep, x, distance)
+@dataclass(frozen=True)
+class FootEvent:
+    frame: int
+    leg: str
+    type: str  # "foot_strike" | "toe_off"
 
 
-def _measured_extreme(i: int, x: np.ndarray, finite: np.ndarray, full: np.ndarray | None, reach: int) -> bool:
-    """x[i] is measured, with a measured neighbour; on a side without one, the signal beyond the gap
-    (the nearest sample of `full`, the unmasked signal, within `reach` frames) is lower: an edge sample
-    on a slope only looks like a peak because of the gap."""
-    n = len(x)
-    if not finite[i]:
-        return False
-    if not any(finite[j] for j in (i - 1, i + 1) if 0 <= j < n):
-        return False
-    ref = full if full is not None else x
-    for step in (-1, 1):
-        j = i + step
-        if 0 <= j < n and finite[j]:
-            continue
-        beyond = ref[max(i - reach, 0) : i] if step < 0 else ref[i + 1 : i + 1 + reach]
-        beyond = beyond[np.isfinite(beyond)]
-        if beyond.size and (beyond[-1] if step < 0 else beyond[0]) > ref[i]:
-            return False
-    return True
+def trunk_scale(xy: np.ndarray, ok: np.ndarray) -> float:
+    """Median trunk length (px) over the frames: shoulder midpoint to hip midpoint."""
+    p = np.where(ok[..., None], xy, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without the joints
+        length = np.hypot(*np.moveaxis(np.nanmean(p[:, list(SHOULDERS)], 1) - np.nanmean(p[:, list(HIPS)], 1), -1, 0))
+        scale = float(np.nanmedian(length)) if np.isfinite(length).any() else np.nan
+    return scale
 
 
-def _thin(idx: list[int], x: np.ndarray, distance: int) -> np.ndarray:
-    """Keep the highest peaks, dropping any closer than `distance` to a higher kept one."""
-    kept: list[int] = []
-    for i in sorted(idx, key=lambda j: -x[j]):
-        if all(abs(i - k) >= distance for k in kept):
-            kept.append(i)
-    return np.asarray(sorted(kept), dtype=np.intp)
+def foot_tracks(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> dict[str, np.ndarray]:
+    """Per leg [N, 2 points, 2]: (forward, down) in trunk lengths, NaN where not measured.
 
-
-def near_ground(height: np.ndarray, band: float, segments: np.ndarray | None = None) -> np.ndarray:
-    """Samples within `band` trunk lengths of the ground (the foot's lowest level, 95th percentile of y).
-
-    segments: per-sample id of the tracked person (kinematics.identity_segments); the ground level is
-    then taken per segment, since another person stands at another height and distance.
+    xy: levelled pixel landmarks [N, 33, 2]; ok: joint_ok [N, 33]; d: running direction (+1 toward +x),
+    one for all frames or one per frame.
     """
-    if segments is not None:
-        out = np.zeros(len(height), dtype=bool)
-        for seg in np.unique(segments):
-            sel = segments == seg
-            out[sel] = near_ground(np.asarray(height)[sel], band)
-        return out
-    h = np.asarray(height, dtype=np.float64)
-    finite = np.isfinite(h)
-    if finite.sum() < 3:
-        return np.zeros(h.shape, dtype=bool)
-    ground = float(np.percentile(h[finite], 95))
+    scale = trunk_scale(xy, ok)
+    d_col = np.broadcast_to(np.asarray(d, dtype=np.float64), (xy.shape[0],))[:, None]
+    out: dict[str, np.ndarray] = {}
+    for leg in LEGS:
+        idx = [LEG_JOINTS[leg][p] for p in FOOT_POINTS]
+        p = np.where(ok[:, idx, None], xy[:, idx, :], np.nan) / scale
+        out[leg] = np.stack([d_col * p[..., 0], p[..., 1]], axis=-1)
+    return out
+
+
+def glitches(track: np.ndarray, fps: float, max_speed: float, max_glitch_s: float = 0.3) -> np.ndarray:
+    """bool [N]: samples of a foot point [N, 2] that are glitches. Two kinds:
+    - a jump away faster than `max_speed` (trunk lengths/s, and at least _MIN_JUMP) and a jump back,
+      at most `max_glitch_s` later: the samples between (a jump with no return within the data marks
+      the rest: live, the buffer ends mid-glitch and the next call decides);
+    - a spike of a sample or two off its neighbours (a Hampel test over _SPIKE_WINDOW samples), which
+      a jump test misses next to a gap or at high frame rates where one frame is a small step.
+    """
+    bad = _spikes(track)
+    idx = np.flatnonzero(np.isfinite(track).all(axis=1) & ~bad)
+    if idx.size < 2:
+        return bad
+    pts = track[idx]
+    moves = pts[1:] - pts[:-1]
+    size = np.hypot(*moves.T)
+    fast = (size * fps / np.maximum(np.diff(idx), 1) > max_speed) & (size > _MIN_JUMP)
+    horizon = max(2, round(max_glitch_s * fps))
+    jumps = np.flatnonzero(fast).tolist()
+    while jumps:
+        k = jumps.pop(0)
+        back = next((j for j in jumps if idx[j + 1] - idx[k] <= horizon and moves[j] @ moves[k] < 0), None)
+        if back is not None:
+            bad[idx[k + 1] : idx[back + 1]] = True
+            jumps = [j for j in jumps if j > back]
+        elif idx[-1] - idx[k] <= horizon:  # still away at the end of the data
+            bad[idx[k + 1] :] = True
+    return bad
+
+
+_MIN_JUMP = 0.15  # trunk lengths: a smaller step is noise, whatever the frame rate
+_SPIKE_WINDOW = 7
+_SPIKE_MIN = 0.1  # trunk lengths
+
+
+def _spikes(track: np.ndarray) -> np.ndarray:
+    """Samples further than max(3 sigma, _SPIKE_MIN) from the median of their _SPIKE_WINDOW neighbours."""
+    from hipcam.gait.filters import running_nanmedian
+
+    med = running_nanmedian(track, _SPIKE_WINDOW, centered=True)
+    dev = np.abs(track - med)
+    sigma = 1.4826 * running_nanmedian(dev, _SPIKE_WINDOW, centered=True)
     with np.errstate(invalid="ignore"):
-        return h >= ground - band
+        return np.any(dev > np.maximum(3.0 * sigma, _SPIKE_MIN), axis=1)
 
 
-def find_foot_events(
-    heel_fwd: np.ndarray,
-    toe_fwd: np.ndarray,
-    heel_y: np.ndarray,
-    toe_y: np.ndarray,
-    fps: float,
-    params: GaitParams,
-    measured: tuple[np.ndarray, np.ndarray] | None = None,
-    raw: tuple[np.ndarray, np.ndarray] | None = None,
-    segments: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Frame indices of foot strikes and toe-offs of one leg (sorted).
-
-    Only samples with the foot near the ground count: strike and toe-off happen there, and it rejects
-    the frames where BlazePose snaps an airborne foot onto something far forward (a handrail).
-    measured: (heel, toe) bool masks of the frames actually measured (not interpolated over a gap);
-    an extreme must fall on measured frames. raw: unfiltered (heel_fwd, toe_fwd) to refine the timing.
-    segments: identity segment per frame (the ground level is taken per segment).
-    """
-    distance = max(1, int(0.8 * params.min_stride_s * fps))
-    heel_ok, toe_ok = measured if measured is not None else (np.isfinite(heel_fwd), np.isfinite(toe_fwd))
-    heel = np.where(near_ground(heel_y, params.ground_band, segments) & heel_ok, heel_fwd, np.nan)
-    toe = np.where(near_ground(toe_y, params.ground_band, segments) & toe_ok, toe_fwd, np.nan)
-    strikes = _peaks(heel, distance, params.event_prominence, np.where(heel_ok, heel_fwd, np.nan))
-    toe_offs = _peaks(-toe, distance, params.event_prominence, np.where(toe_ok, -toe_fwd, np.nan))
-    if raw is not None:
-        half = max(1, round(params.event_refine_s * fps))
-        strikes = np.array([_kink(i, raw[0], half, after=True) for i in strikes], dtype=np.intp)
-        toe_offs = np.array([_kink(i, -raw[1], half, after=False) for i in toe_offs], dtype=np.intp)
-    return strikes, toe_offs
+def _smooth(track: np.ndarray, fps: float, params: GaitParams) -> np.ndarray:
+    """Short gaps interpolated, zero-lag low-pass [N, 2, 2]; long gaps stay NaN."""
+    flat = fill_gaps(track.reshape(len(track), -1), int(params.max_gap_s * fps))
+    cutoff = min(params.event_cutoff_hz, 0.4 * fps)
+    sos = signal.butter(2, cutoff, btype="low", fs=fps, output="sos")
+    smooth = zero_lag(flat, sos)
+    short = ~np.isfinite(smooth) & np.isfinite(flat)  # stretches too short to filter: keep them raw
+    smooth[short] = flat[short]
+    return smooth.reshape(track.shape)
 
 
-def _kink(i: int, raw: np.ndarray, half: int, after: bool) -> int:
-    """Refine an extreme to where the belt-speed line meets the extreme's level, on the raw signal.
-
-    Stance is a straight line (the foot rides the belt); swing ends (strike) or starts (toe-off) near
-    the extreme level. Low-pass filtering and noise on the flat side bias a plain argmax toward the
-    flat side, so fit the line on the stance side (after a strike, before a toe-off) and intersect it
-    with the extreme level. Falls back to the filtered extreme when the raw data are missing.
-    """
-    n = len(raw)
-    lo, hi = max(i - half, 0), min(i + half + 1, n)
-    near = raw[lo:hi]
-    if near.size < 3 or not np.isfinite(near).all():
-        return int(i)
-    level = float(np.max(np.convolve(near, np.ones(3) / 3.0, mode="valid")))
-    span = max(3, 2 * half)
-    a, b = (i + 1, i + 1 + span) if after else (i - span, i)
-    if a < 0 or b > n:
-        return int(i)
-    t = np.arange(a, b, dtype=np.float64)
-    y = raw[a:b]
-    if not np.isfinite(y).all():
-        return int(i)
-    slope, icpt = np.polyfit(t, y, 1)
-    if (after and slope >= 0) or (not after and slope <= 0):
-        return int(i)
-    cross = (level - icpt) / slope
-    return int(np.clip(round(cross), i - half, i + half))
+def _ground_velocity(vel: np.ndarray, down: np.ndarray, fps: float) -> np.ndarray:
+    """[N]: running median (over _GROUND_SPEED_WINDOW_S) of the forward velocity of every foot point
+    that is down, evaluated every eighth of a window and interpolated between (it changes slowly)."""
+    v = np.where(down, vel, np.nan).reshape(len(vel), -1)
+    n, half = len(v), max(1, round(_GROUND_SPEED_WINDOW_S * fps / 2))
+    at = np.unique(np.r_[np.arange(0, n, max(1, half // 4)), n - 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # windows without a down foot
+        med = np.array([np.nanmedian(v[max(i - half, 0) : i + half + 1]) for i in at])
+        overall = float(np.nanmedian(v)) if np.isfinite(v).any() else 0.0
+    good = np.isfinite(med)
+    if not good.any():
+        return np.full(n, overall)
+    return np.interp(np.arange(n), at[good], med[good])
 
 
-def toe_off_between(
-    toe_offs: np.ndarray | list[int], start: int, end: int, toe_fwd: np.ndarray | None = None, offset: int = 0
-) -> int | None:
-    """The toe-off strictly inside (start, end); None if there is none.
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of each run of True."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True))
 
-    With several candidates (a glitch), the one where the foot tip is furthest back wins (Zeni's
-    definition within the stride) if toe_fwd is given (indexed by frame - offset), else None.
-    """
+
+def _tidy(contact: np.ndarray, known: np.ndarray, fps: float, params: GaitParams) -> np.ndarray:
+    """Close short dropouts inside a contact, then drop contacts too short to be a stance (unless
+    the data end or a gap cut them short: the rest of the contact was not seen)."""
+    out = contact.copy()
+    for a, b in _runs(~out & known):
+        if a > 0 and b < len(out) - 1 and out[a - 1] and out[b + 1] and (b - a + 1) / fps <= params.max_contact_gap_s:
+            out[a : b + 1] = True
+    n = len(out)
+    for a, b in _runs(out):
+        cut_short = a == 0 or b == n - 1 or not known[a - 1] or not known[b + 1]  # seen in part only
+        if (b - a + 1) / fps < params.min_contact_s and not cut_short:
+            out[a : b + 1] = False
+    return out
+
+
+def foot_contact(
+    tracks: dict[str, np.ndarray], fps: float, params: GaitParams
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(contact, known) per leg, bool [N] each: the foot is on the ground; its state is measured."""
+    clean = {}
+    for leg, tr in tracks.items():
+        tr = tr.copy()
+        for p in range(tr.shape[1]):
+            tr[glitches(tr[:, p], fps, params.event_max_speed), p] = np.nan
+        clean[leg] = _smooth(tr, fps, params)
+    down, vel = {}, {}
+    for leg, tr in clean.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ground = np.nanpercentile(tr[..., 1], _GROUND_PERCENTILE, axis=0)  # per point
+        with np.errstate(invalid="ignore"):
+            down[leg] = tr[..., 1] >= ground - params.contact_height
+        vel[leg] = np.gradient(tr[..., 0], axis=0) * fps if len(tr) > 1 else np.zeros(tr.shape[:2])
+    ground_v = _ground_velocity(np.stack([vel[leg] for leg in LEGS], 1), np.stack([down[leg] for leg in LEGS], 1), fps)
+    tol = params.contact_speed + params.contact_speed_share * np.abs(ground_v)
+    contact, known = {}, {}
+    for leg, tr in clean.items():
+        with np.errstate(invalid="ignore"):
+            moving_with_ground = np.abs(vel[leg] - ground_v[:, None]) <= tol[:, None]
+        known[leg] = np.isfinite(tr[..., 1]).any(axis=1)
+        contact[leg] = _tidy((down[leg] & moving_with_ground).any(axis=1) & known[leg], known[leg], fps, params)
+    return contact, known
+
+
+def contact_events(contact: dict[str, np.ndarray], known: dict[str, np.ndarray]) -> list[FootEvent]:
+    """Foot strikes (first contact frame) and toe-offs (last), where the frame beyond is measured."""
+    events: list[FootEvent] = []
+    for leg in contact:
+        c, k = contact[leg], known[leg]
+        for a, b in _runs(c):
+            if a > 0 and k[a - 1]:
+                events.append(FootEvent(a, leg, "foot_strike"))
+            if b < len(c) - 1 and k[b + 1]:
+                events.append(FootEvent(b, leg, "toe_off"))
+    return sorted(events, key=lambda e: (e.frame, e.leg))
+
+
+def find_events(tracks: dict[str, np.ndarray], fps: float, params: GaitParams) -> list[FootEvent]:
+    """Foot strikes and toe-offs of both legs from their foot tracks (`foot_tracks`)."""
+    contact, known = foot_contact(tracks, fps, params)
+    return contact_events(contact, known)
+
+
+def settle_s(params: GaitParams) -> float:
+    """How far the data must extend beyond an event before it is final (live): the dropout and
+    minimum-contact rules look that far ahead, and the zero-lag filter's edge needs a little more."""
+    return max(params.max_contact_gap_s, params.min_contact_s) + 1.0 / params.event_cutoff_hz
+
+
+def toe_off_between(toe_offs: list[int] | np.ndarray, start: int, end: int) -> int | None:
+    """The one toe-off strictly inside (start, end); None if there is none or several (a contact that
+    broke up without a new strike: the stride's timing is not known)."""
     inside = [int(t) for t in toe_offs if start < t < end]
-    if len(inside) <= 1:
-        return inside[0] if inside else None
-    if toe_fwd is None:
-        return None
-    values = [toe_fwd[t - offset] if 0 <= t - offset < len(toe_fwd) else np.inf for t in inside]
-    return inside[int(np.argmin(values))]
-
-
-class StreamingPeak:
-    """Causal detector of the maxima of one signal, fed one sample at a time (the live event path).
-
-    Hysteresis on the raw signal, no low-pass filter and so no group delay: a maximum is confirmed as
-    soon as the signal has stayed `drop` below it for `confirm` consecutive samples, provided it rose by
-    `prominence` from the preceding minimum. Foot strike: the heel stops moving forward and rides the belt
-    (or, overground, the pelvis passes over it) backward, so the confirmation comes 1-2 frames after the
-    kink at 30-60 fps. Only samples flagged `usable` (measured, foot near the ground) can be the maximum;
-    any finite sample counts for the minimum and the confirmation.
-    """
-
-    def __init__(self, prominence: float, drop: float, confirm: int, min_distance: int) -> None:
-        self.prominence, self.drop = prominence, drop
-        self.confirm, self.min_distance = max(1, confirm), max(1, min_distance)
-        self._lo = np.inf
-        self._hi, self._hi_i, self._below = -np.inf, -1, 0
-        self._tail: list[tuple[int, float]] = []
-        self._seeking_peak = False
-        self._last = -(10**9)
-
-    def step(self, i: int, x: float, usable: bool) -> int | None:
-        """Feed sample i; returns the frame of a newly confirmed maximum, else None."""
-        if not np.isfinite(x):
-            return None
-        if not self._seeking_peak:
-            self._lo = min(self._lo, x)
-            if x > self._lo + self.prominence:  # rising again: the next maximum is on its way
-                self._seeking_peak, self._hi, self._hi_i, self._below = True, -np.inf, -1, 0
-            else:
-                return None
-        if usable and x > self._hi:
-            self._hi, self._hi_i, self._below = x, i, 0
-            self._tail = [(i, x)]
-            return None
-        if self._hi_i >= 0:
-            self._tail.append((i, x if usable else -np.inf))
-        if self._hi_i < 0 or x >= self._hi - self.drop:
-            self._below = 0  # confirmation needs consecutive samples past the drop
-            return None
-        self._below += 1
-        if self._below < self.confirm or self._hi - self._lo < self.prominence:
-            return None
-        # The extreme is the end of the flat top (the kink where the foot starts riding back): the last
-        # sample within a third of `drop` of the top's level (median of the samples near the maximum, so
-        # one noisy high sample does not set it); plain argmax lands early on noise over the top.
-        level = float(np.median([v for _, v in self._tail if v >= self._hi - self.drop / 2.0]))
-        peak = max(j for j, v in self._tail if v >= level - self.drop / 3.0)
-        self._seeking_peak, self._lo = False, x
-        if peak - self._last < self.min_distance:
-            return None
-        self._last = peak
-        return peak
-
-
-class JumpGate:
-    """Causal spike rejection for a foot position: a sample that moved faster than `max_step` per frame
-    from the last accepted one is dropped (NaN). BlazePose's leg swaps and feet snapped onto the
-    handrail are such jumps; a real foot relative to the pelvis moves < ~10 trunk lengths/s. If the
-    signal stays away for `resync` frames, the new place is accepted (the jump was real, e.g. a new person).
-    """
-
-    def __init__(self, max_step: float, resync: int) -> None:
-        self.max_step, self.resync = max_step, max(1, resync)
-        self._last, self._last_i, self._rejected = np.nan, -1, 0
-
-    def step(self, i: int, x: float) -> float:
-        if not np.isfinite(x):
-            return np.nan
-        gap = max(1, i - self._last_i)
-        if np.isfinite(self._last) and abs(x - self._last) > self.max_step * gap and self._rejected < self.resync:
-            self._rejected += 1
-            return np.nan
-        self._last, self._last_i, self._rejected = x, i, 0
-        return x
+    return inside[0] if len(inside) == 1 else None

@@ -47,19 +47,21 @@ def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
 
 
 def zero_lag(x: np.ndarray, sos: np.ndarray) -> np.ndarray:
-    """sosfiltfilt over each finite stretch of each column (long gaps stay NaN, short ones unfiltered)."""
+    """sosfiltfilt over each finite stretch of each column (long gaps stay NaN, short ones unfiltered).
+
+    Columns with the same gaps (the x and y of one landmark, or a gapless buffer) are filtered in one
+    call: a call per column and stretch cost most of the live event search."""
     out = np.full(x.shape, np.nan)
     padlen_full = 3 * (2 * len(sos) + 1)
+    finite = np.isfinite(x)
+    groups: dict[bytes, list[int]] = {}
     for c in range(x.shape[1]):
-        col = x[:, c]
-        finite = np.isfinite(col)
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], finite.astype(np.int8), [0]))))
+        groups.setdefault(np.packbits(finite[:, c]).tobytes(), []).append(c)
+    for cols in groups.values():
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], finite[:, cols[0]].astype(np.int8), [0]))))
         for start, stop in zip(edges[::2], edges[1::2], strict=True):
-            seg = col[start:stop]
-            if seg.size > padlen_full:
-                out[start:stop, c] = signal.sosfiltfilt(sos, seg)
-            else:
-                out[start:stop, c] = seg
+            seg = x[start:stop][:, cols]
+            out[start:stop, cols] = signal.sosfiltfilt(sos, seg, axis=0) if len(seg) > padlen_full else seg
     return out
 
 
@@ -120,6 +122,15 @@ def running_nanmedian(a: np.ndarray, window: int, centered: bool) -> np.ndarray:
     pad = np.full((before + a.shape[0] + after, *a.shape[1:]), np.nan)
     pad[before : before + a.shape[0]] = a
     win = np.lib.stride_tricks.sliding_window_view(pad, window, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
-        return np.nanmedian(win, axis=-1)
+    return nanmedian_last_axis(win)
+
+
+def nanmedian_last_axis(a: np.ndarray) -> np.ndarray:
+    """np.nanmedian(a, axis=-1) without its slow masked-array path for many short rows: sort (NaN go
+    last), then average the middle finite element(s). All-NaN rows give NaN."""
+    ordered = np.sort(a, axis=-1)
+    count = np.isfinite(a).sum(axis=-1)
+    lo = np.maximum((count - 1) // 2, 0)[..., None]
+    hi = np.maximum(count // 2, 0)[..., None]
+    mid = 0.5 * (np.take_along_axis(ordered, lo, -1) + np.take_along_axis(ordered, hi, -1))[..., 0]
+    return np.where(count > 0, mid, np.nan)

@@ -3,8 +3,9 @@ repairs and tests on the landmarks (outliers, leg swaps, identity switches, side
 
 Shared by the offline and live paths (their filters: hipcam.gait.filters). All angles in degrees, after camera-roll correction:
 - thigh_deg: hip->knee from the downward vertical, positive when the knee is behind the hip;
-- trunk_lean_deg: hip-midpoint->shoulder-midpoint from the upward vertical, positive when the
-  shoulders are ahead of the hips;
+- trunk_lean_deg: hip->shoulder from the upward vertical, positive when the shoulders are ahead of the
+  hips; per side (TRUNK_SIDE: the near side is the clinician's line, greater trochanter to acromion,
+  Souza 2016) and from the midpoints (TRUNK: both sides, the far one guessed by BlazePose);
 - heel/toe forward position: (foot x - hip-midpoint x) along the running direction, in trunk lengths;
 - heel/toe height: (foot y - hip-midpoint y) in trunk lengths, image y down (the ground is the maximum).
 """
@@ -15,7 +16,7 @@ import numpy as np
 
 from hipcam.config.gait import GaitParams
 from hipcam.domain import EARS, HIPS, LEG_JOINTS, LEGS, PRESENCE, SHOULDERS, VISIBILITY, Landmark
-from hipcam.gait.filters import running_nanmedian, trailing_nanmedian_last
+from hipcam.gait.filters import odd_window, running_nanmedian, trailing_nanmedian_last
 
 CHANNELS: tuple[str, ...] = (
     "trunk_lean",
@@ -29,6 +30,8 @@ CHANNELS: tuple[str, ...] = (
     "heel_y_right",
     "toe_y_left",
     "toe_y_right",
+    "trunk_lean_left",
+    "trunk_lean_right",
 )
 TRUNK = 0
 THIGH = {"left": 1, "right": 2}
@@ -36,6 +39,7 @@ HEEL = {"left": 3, "right": 4}
 TOE = {"left": 5, "right": 6}
 HEEL_Y = {"left": 7, "right": 8}
 TOE_Y = {"left": 9, "right": 10}
+TRUNK_SIDE = {"left": 11, "right": 12}  # one side's hip -> shoulder (the clinician's line on the near side)
 
 
 def joint_ok(landmarks: np.ndarray, params: GaitParams) -> np.ndarray:
@@ -114,6 +118,8 @@ def frame_signals(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> np.nda
     with np.errstate(invalid="ignore", divide="ignore"):
         for leg in LEGS:
             j = LEG_JOINTS[leg]
+            side = p[..., j["shoulder"], :] - p[..., j["hip"], :]
+            out[..., TRUNK_SIDE[leg]] = np.degrees(np.arctan2(d * side[..., 0], -side[..., 1]))
             thigh = p[..., j["knee"], :] - p[..., j["hip"], :]
             out[..., THIGH[leg]] = np.degrees(np.arctan2(-d * thigh[..., 0], thigh[..., 1]))
             out[..., HEEL[leg]] = d * (p[..., j["heel"], 0] - hp[..., 0]) / trunk_len
@@ -286,3 +292,13 @@ def side_view(xy: np.ndarray, ok: np.ndarray, max_width: float, window: int) -> 
     w = running_nanmedian(body_width(xy, ok), max(1, window), centered=True)
     with np.errstate(invalid="ignore"):
         return ~(w > max_width)  # unknown width (NaN): leave the frame to the other tests
+
+
+def clean_pose(xy: np.ndarray, ok: np.ndarray, fps: float, params: GaitParams) -> None:
+    """The repairs before any measure, in place on levelled landmarks [N, 33, 2] and joint_ok [N, 33]:
+    leg-label swaps, then glitching leg joints (twice: the second pass sees a median no longer dragged
+    by the worst glitches). Centered windows; live runs it over its buffer, so both paths see the same."""
+    window = odd_window(params.outlier_window_s * fps)
+    repair_swaps(xy, ok, window, centered=True)
+    for _ in range(2):
+        ok &= ~outlier_joints(xy, ok, window, params.outlier_threshold, centered=True)

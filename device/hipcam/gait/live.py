@@ -1,12 +1,11 @@
-"""Live gait analysis, one frame at a time, with the offline path's angle and stride functions.
+"""Live gait analysis, one frame at a time, with the offline path's event, angle and stride functions.
 
-Angles: causal Butterworth (sosfilt with state) on the same signals as offline, read back with the
-filter's group delay removed. Events: a `StreamingPeak` per leg on the unfiltered heel / foot-tip
-forward positions (after the live leg-swap repair and outlier test), so no filter delay: a foot strike
-is confirmed as soon as the heel has moved `event_confirm_drop` back from its forward extreme for
-`event_confirm_s` (ceil(0.02 s * fps): 1 frame at 30 fps, 2 at 60, 5 at 240). A stride is measured
-and classified by the shared measure_stride() in the update that confirms the next foot strike of
-the same leg.
+Events: the offline definition (gait.events: foot contact from the foot's height and its velocity
+against the ground) run over the trailing buffer every 0.1 s; an event is reported once the buffer
+reaches `events.settle_s` past it (~0.16 s), and each (leg, type) only once. Strides: when a foot
+strike closes a stride, the buffer's signals are filtered zero-lag, as offline, and the shared
+measure_stride() measures and classifies it, so live and offline strides agree. The causal
+Butterworth (read back with its group delay removed) only serves the per-frame angles on the page.
 
 Time base: the frame rate is estimated from the t_s timestamps (median frame interval, which a few
 dropped frames do not move) and replaces fps_hint when they disagree by more than 3 %; stride times
@@ -21,7 +20,6 @@ running direction in a DirectionVote (gait.direction_vote).
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,20 +27,18 @@ import numpy as np
 from hipcam.config.gait import GaitParams
 from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS, UNKNOWN
 from hipcam.gait.direction_vote import DirectionVote
-from hipcam.gait.events import JumpGate, StreamingPeak, toe_off_between
-from hipcam.gait.filters import CausalFilter, design_filter, group_delay_frames, odd_window
+from hipcam.gait.events import find_events, foot_tracks, settle_s, toe_off_between
+from hipcam.gait.filters import CausalFilter, design_filter, fill_gaps, odd_window, zero_lag
 from hipcam.gait.frame_rate import FrameRateEstimator
 from hipcam.gait.history import FrameHistory
 from hipcam.gait.identity import IdentityGuard
 from hipcam.gait.kinematics import (
     CHANNELS,
-    HEEL,
-    HEEL_Y,
     THIGH,
-    TOE,
-    TOE_Y,
     TRUNK,
+    TRUNK_SIDE,
     body_width,
+    clean_pose,
     direction_name,
     frame_signals,
     joint_ok,
@@ -52,10 +48,14 @@ from hipcam.gait.kinematics import (
 )
 from hipcam.gait.level import level_landmarks
 from hipcam.gait.strides import GaitEvent, Stride, StrideWindow, measure_stride
+from hipcam.gait.timing import StepTiming, step_timing
+from hipcam.records.landmarks_file import LandmarkSeries
 
 _LIVE_OUTLIER_SLACK = 1.5  # the trailing median lags fast swings: looser threshold than offline
 _MAX_LATENCIES_KEPT = 200
-_GROUND_EVERY = 8  # frames between updates of the ground level and fore-aft range (percentiles of the buffer)
+_EVENTS_EVERY_S = 0.1  # how often the buffer is searched for events (a search costs ~8 ms on x86)
+_MIN_BUFFER_S = 1.0  # the ground level and velocity need about a stride of data
+_TIMING_KEPT_S = 20.0  # the events behind the live cadence, stance and flight
 
 
 @dataclass
@@ -68,6 +68,7 @@ class LiveUpdate:
     trunk_lean_deg: float
     hip_extension_deg: float
     thigh_deg_by_leg: dict[str, float]
+    timing: StepTiming | None = None  # cadence, stance, flight over the last _TIMING_KEPT_S
     events: list[GaitEvent] = field(default_factory=list)
     strides: list[Stride] = field(default_factory=list)
 
@@ -103,7 +104,6 @@ class LiveGait:
         p = self.params
         self.fps = fps
         self._sos = design_filter(fps, p)
-        self._delay = round(group_delay_frames(self._sos))
         self._hist = FrameHistory(int((p.max_stride_s + 1.0) * fps) + 8, len(CHANNELS), len(MASK_FEATURES))
         self._outlier_window = odd_window(p.outlier_window_s * fps)
         self._forget_strides()
@@ -113,25 +113,16 @@ class LiveGait:
         self._last_strike: dict[str, int | None] = {leg: None for leg in LEGS}
         self._to: dict[str, list[int]] = {leg: [] for leg in LEGS}
         self._durations: list[float] = []  # accepted strides of both legs (equal in steady running)
+        self._timed: list[tuple[float, str, str]] = []  # recent events (t_s, leg, type)
+        self._reported: dict[tuple[str, str], int] = {}  # last reported frame per (leg, type)
 
     def _restart(self, first_frame: int) -> None:
-        """Empty the buffers (the next frame is `first_frame`) and start new filters and detectors."""
-        p = self.params
+        """Empty the buffers (the next frame is `first_frame`) and start a new causal filter."""
         self._filter = CausalFilter(self._sos, len(CHANNELS))
         self._hist.clear(first_frame)
-        confirm = max(1, math.ceil(p.event_confirm_s * self.fps - 1e-9))
-        distance = max(1, int(0.8 * p.min_stride_s * self.fps))
-        self._strike_det = {
-            leg: StreamingPeak(p.event_prominence, p.event_confirm_drop, confirm, distance) for leg in LEGS
-        }
-        self._toe_det = {
-            leg: StreamingPeak(p.event_prominence, p.event_confirm_drop, confirm, distance) for leg in LEGS
-        }
-        self._ground: dict[str, tuple[float, float]] = {leg: (math.nan, math.nan) for leg in LEGS}
-        self._mid: dict[str, tuple[float, float]] = {leg: (math.nan, math.nan) for leg in LEGS}
-        self._ground_next = -1  # frame of the next refresh of _ground and _mid
-        step, resync = p.event_max_speed / self.fps, max(2, round(0.1 * self.fps))
-        self._gates = {(leg, c): JumpGate(step, resync) for leg in LEGS for c in ("heel", "toe")}
+        self._reported = {}
+        self._search_next = first_frame
+        self._cleaned = (self._hist.xy, self._hist.ok)
 
     @property
     def direction(self) -> str:
@@ -165,10 +156,11 @@ class LiveGait:
         ok &= ~outlier_joints(pts, oks, win, thr, centered=False, last_only=True)[-1]
 
     def _append(self, t_s: float, xy: np.ndarray, ok: np.ndarray, vis: dict[str, float], mask_row: np.ndarray) -> None:
+        """Store the pose as measured; the per-frame signals (the page's angles) from a trailing repair."""
         if xy.size:
-            xy, ok = xy.copy(), ok.copy()
-            self._clean_pose(xy, ok)
-            raw = frame_signals(xy[None], ok[None], self._vote.d)[0]
+            shown, shown_ok = xy.copy(), ok.copy()
+            self._clean_pose(shown, shown_ok)
+            raw = frame_signals(shown[None], shown_ok[None], self._vote.d)[0]
         else:
             xy, ok = np.full((NUM_LANDMARKS, 2), np.nan), np.zeros(NUM_LANDMARKS, dtype=bool)
             raw = np.full(len(CHANNELS), np.nan)
@@ -217,7 +209,9 @@ class LiveGait:
         thigh_near = thigh[near] if near else float(np.nanmax([thigh["left"], thigh["right"], -np.inf]))
         if not math.isfinite(thigh_near):
             thigh_near = math.nan
-        trunk = float(row[TRUNK])
+        trunk = float(row[TRUNK_SIDE[near]]) if near else math.nan
+        if not math.isfinite(trunk):
+            trunk = float(row[TRUNK])
         return LiveUpdate(
             t_s=t_s,
             frame=self._frame,
@@ -227,71 +221,55 @@ class LiveGait:
             trunk_lean_deg=trunk,
             hip_extension_deg=thigh_near - trunk,
             thigh_deg_by_leg=thigh,
+            timing=step_timing(self._timed, self.params.max_stride_s) if strides else None,
             events=events,
             strides=strides,
         )
 
-    def _refresh_ground(self) -> None:
-        """Both legs' ground levels (95th percentile of the buffered heel / foot tip heights) and the
-        middles of their fore-aft ranges (10th-90th percentile), from the whole buffer."""
-        hist = self._hist.raw
-        heights = hist[:, [c for leg in LEGS for c in (HEEL_Y[leg], TOE_Y[leg])]]
-        fore_aft = hist[:, [c for leg in LEGS for c in (HEEL[leg], TOE[leg])]]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (no pose yet)
-            ground = np.nanpercentile(heights, 95, axis=0)
-            lo, hi = np.nanpercentile(fore_aft, [10, 90], axis=0)
-        mid = (lo + hi) / 2
-        for k, leg in enumerate(LEGS):
-            self._ground[leg] = (float(ground[2 * k]), float(ground[2 * k + 1]))
-            self._mid[leg] = (float(mid[2 * k]), float(mid[2 * k + 1]))
-        self._ground_next = self._frame + _GROUND_EVERY
-
-    def _usable(self, leg: str, row: np.ndarray) -> tuple[bool, bool]:
-        """(heel, foot tip) may be a foot strike / toe-off: near the ground and in the right half of the
-        foot's fore-aft range.
-
-        Ground: within ground_band of the 95th percentile of the buffered heights. Range: a strike lands
-        in the front half of the heel's 10th-90th percentile range, a toe-off leaves in the rear half of
-        the foot tip's; this rejects a swinging foot that BlazePose briefly puts on the ground behind
-        the body (a causal detector cannot wait to see that it was a glitch). Both are refreshed every
-        _GROUND_EVERY frames (_refresh_ground), so they follow the runner once the buffer is full.
-        """
-        band = self.params.ground_band
-        (heel_g, toe_g), (heel_mid, toe_mid) = self._ground[leg], self._mid[leg]
-        with np.errstate(invalid="ignore"):
-            heel = bool(row[HEEL_Y[leg]] >= heel_g - band and not row[HEEL[leg]] < heel_mid)
-            toe = bool(row[TOE_Y[leg]] >= toe_g - band and not row[TOE[leg]] > toe_mid)
-        return heel, toe
+    def _new_events(self) -> list[GaitEvent]:
+        """Events in the buffer that are final (settled) and not reported yet, oldest first."""
+        p, hist, i = self.params, self._hist, self._frame
+        if i < self._search_next or len(hist) < min(_MIN_BUFFER_S * self.fps, hist.capacity):
+            return []
+        self._search_next = i + max(1, round(_EVENTS_EVERY_S * self.fps))
+        final = i - math.ceil(settle_s(p) * self.fps)
+        gap = 0.5 * p.min_stride_s * self.fps  # the same leg's same event again: the same event, re-found
+        xy, ok = hist.xy.copy(), hist.ok.copy()
+        clean_pose(xy, ok, self.fps, p)  # as offline: centered windows over the buffer
+        self._cleaned = (xy, ok)  # the strides this update closes are measured on it
+        out = []
+        for e in find_events(foot_tracks(xy, ok, self._vote.d), self.fps, p):
+            frame = e.frame + hist.base
+            last = self._reported.get((e.leg, e.type))
+            if frame <= final and (last is None or frame - last >= gap):
+                self._reported[(e.leg, e.type)] = frame
+                out.append(GaitEvent(frame, e.leg, e.type))
+        return out
 
     def _detect(self) -> tuple[list[GaitEvent], list[Stride]]:
-        row = self._hist.raw[-1]
-        i = self._frame
-        events: list[GaitEvent] = []
+        events = self._new_events()
         strides: list[Stride] = []
-        ready = len(self._hist) >= self.params.min_stride_s * self.fps  # history for the ground level and range
-        if ready and i >= self._ground_next:
-            self._refresh_ground()
-        for leg in LEGS:
-            heel_ok, toe_ok = self._usable(leg, row) if ready else (False, False)
-            heel = self._gates[(leg, "heel")].step(i, float(row[HEEL[leg]]))
-            toe = self._gates[(leg, "toe")].step(i, float(row[TOE[leg]]))
-            t = self._toe_det[leg].step(i, -toe, toe_ok)
-            if t is not None:
-                self._to[leg].append(t)
-                events.append(GaitEvent(t, leg, "toe_off"))
-            f = self._strike_det[leg].step(i, heel, heel_ok)
-            if f is None:
+        for ev in events:
+            self._timed.append((self._time(ev.frame), ev.leg, ev.type))
+            if ev.type == "toe_off":
+                self._to[ev.leg].append(ev.frame)
                 continue
-            events.append(GaitEvent(f, leg, "foot_strike"))
-            self.latencies_frames.append(i - f)
-            prev, self._last_strike[leg] = self._last_strike[leg], f
-            if prev is not None and self._seconds(prev, f) <= self.params.max_stride_s:
-                stride = self._stride(leg, prev, f)
+            self.latencies_frames.append(self._frame - ev.frame)
+            prev, self._last_strike[ev.leg] = self._last_strike[ev.leg], ev.frame
+            if prev is not None and self._seconds(prev, ev.frame) <= self.params.max_stride_s:
+                stride = self._stride(ev.leg, prev, ev.frame)
                 if stride is not None:
                     strides.append(stride)
         del self.latencies_frames[:-_MAX_LATENCIES_KEPT]  # the tracker runs for weeks on a device
+        if self._timed:
+            newest = self._timed[-1][0]
+            self._timed = [e for e in self._timed if newest - e[0] <= _TIMING_KEPT_S]
         return events, strides
+
+    def _time(self, frame: int) -> float:
+        j = frame - self._hist.base
+        t = self._hist.t
+        return float(t[j]) if 0 <= j < len(t) and math.isfinite(t[j]) else frame / self.fps
 
     def _seconds(self, start: int, end: int) -> float:
         """Time between two frames from the timestamps (frame count / fps where they are missing)."""
@@ -305,21 +283,23 @@ class LiveGait:
 
     def _stride(self, leg: str, start: int, end: int) -> Stride | None:
         hist = self._hist
-        shift = hist.base - self._delay  # filtered-buffer index -> frame (group delay removed)
-        if start < hist.base:
-            return None  # the buffer no longer holds the stride's start (start - shift >= 0 then: the delay is >= 0)
-        tof = toe_off_between(self._to[leg], start, end, hist.filt[:, TOE[leg]], offset=shift)
+        base = hist.base
+        if start < base:
+            return None  # the buffer no longer holds the stride's start
+        tof = toe_off_between(self._to[leg], start, end)
         self._to[leg] = [t for t in self._to[leg] if t >= end]
         history = self._durations[-self.params.rolling_strides :]
         duration = self._seconds(start, end)
+        xy, ok = self._cleaned  # from this update's event search
+        raw = frame_signals(xy, ok, self._vote.d)
         window = StrideWindow(
             leg=leg,
-            start=start - shift,
-            toe_off=None if tof is None else tof - shift,
-            end=end - shift,
-            filtered=hist.filt,
-            quality=self._delayed(hist.vis(leg)),
-            mask=self._delayed(hist.mask),
+            start=start - base,
+            toe_off=None if tof is None else tof - base,
+            end=end - base,
+            filtered=zero_lag(fill_gaps(raw, int(self.params.max_gap_s * self.fps)), self._sos),
+            quality=hist.vis(leg),
+            mask=hist.mask,
             d=self._vote.d,
             roll_deg=self.roll_deg,
             fps=self.fps,
@@ -327,7 +307,9 @@ class LiveGait:
             stance_s=None if tof is None else self._seconds(start, tof),
             swing_s=None if tof is None else self._seconds(tof, end),
             median_duration_s=float(np.median(history)) if len(history) >= 3 else None,
-            offset=shift,
+            offset=base,
+            near=self._near_leg(),
+            raw=raw,
         )
         stride = measure_stride(window, self.params)
         if duration < self.params.min_stride_s and not stride.reason:
@@ -338,8 +320,17 @@ class LiveGait:
             del self._durations[: -self.params.rolling_strides]
         return stride
 
-    def _delayed(self, a: np.ndarray) -> np.ndarray:
-        """A per-frame buffer re-indexed like the filtered one (which lags by the group delay)."""
-        if not a.size or self._delay <= 0:
-            return a
-        return np.concatenate([np.repeat(a[:1], self._delay, axis=0), a])[: len(a)]
+
+def replay(series: LandmarkSeries, params: GaitParams, fps: float, roll_deg: float = 0.0) -> list[Stride]:
+    """Feed a whole landmarks series through the live path at `fps` (frame i at i / fps); its strides.
+    The check that live and offline agree (tests) and a way to see what the page would have shown."""
+    from hipcam.gait.offline import mask_matrix
+
+    live = LiveGait(params, fps_hint=fps, roll_deg=roll_deg, frame_size=(series.width, series.height))
+    lm = np.asarray(series.image_landmarks, dtype=np.float64)
+    mask = mask_matrix(series)
+    strides: list[Stride] = []
+    for i in range(len(series)):
+        pose = lm[i] if series.found[i] and np.isfinite(lm[i, :, :2]).any() else None
+        strides += live.update(i / fps, pose, None if mask is None else mask[i]).strides
+    return strides

@@ -11,21 +11,16 @@ import numpy as np
 from hipcam.config.gait import GaitParams
 from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS
 from hipcam.errors import HipcamError, LandmarksFileError
-from hipcam.gait.events import find_foot_events, toe_off_between
+from hipcam.gait.events import FootEvent, find_events, foot_tracks, toe_off_between
 from hipcam.gait.filters import design_filter, fill_gaps, odd_window, zero_lag
 from hipcam.gait.kinematics import (
-    HEEL,
-    HEEL_Y,
-    TOE,
-    TOE_Y,
+    clean_pose,
     direction_name,
     direction_votes,
     frame_signals,
     identity_segments,
     joint_ok,
     leg_visibility,
-    outlier_joints,
-    repair_swaps,
     resolve_direction,
     side_view,
 )
@@ -35,10 +30,10 @@ from hipcam.gait.strides import (
     GaitReport,
     Stride,
     StrideWindow,
-    cadence_spm,
     counted_times,
     measure_stride,
 )
+from hipcam.gait.timing import step_timing
 from hipcam.records.landmarks_file import LandmarkSeries, validate
 
 
@@ -105,27 +100,26 @@ class _Clip:
     landmarks: np.ndarray  # [N, 33, 5]
     raw: np.ndarray  # frame_signals [N, CHANNELS], NaN facing the camera
     filtered: np.ndarray  # zero-lag filtered, short gaps filled
-    bridged: np.ndarray  # raw with gaps of a frame or two filled
+    tracks: dict[str, np.ndarray]  # foot_tracks per leg, NaN facing the camera
     segments: np.ndarray  # identity (and side-view) segment per frame
     d_frame: np.ndarray  # running direction per frame
     direction: int  # the clip's main running direction
     mask: np.ndarray | None
+    near: str | None  # the leg nearer the camera
 
 
 def _prepare(series: LandmarkSeries, params: GaitParams, rate: float, roll: float) -> _Clip:
     lm = np.asarray(series.image_landmarks, dtype=np.float64)
     ok = joint_ok(lm, params)
     xy = level_landmarks(lm, series.width, series.height, roll)
-    window = odd_window(params.outlier_window_s * rate)
-    repair_swaps(xy, ok, window, centered=True)
-    for _ in range(2):  # the second pass sees a median no longer dragged by the worst glitches
-        ok &= ~outlier_joints(xy, ok, window, params.outlier_threshold, centered=True)
+    clean_pose(xy, ok, rate, params)
     side = side_view(xy, ok, params.max_body_width, odd_window(0.3 * rate))
     # A turn away from the side view also ends a segment: no stride spans it.
     segments = identity_segments(xy, ok) + np.concatenate(([0], np.cumsum(side[1:] != side[:-1])))
     d_frame = segment_directions(params, direction_votes(xy, ok), segments)
     raw = frame_signals(xy, ok, d_frame)
     raw[~side] = np.nan  # no events or angles facing the camera
+    tracks = foot_tracks(xy, ok & side[:, None], d_frame)
     sos = design_filter(rate, params)
     return _Clip(
         rate=rate,
@@ -133,35 +127,38 @@ def _prepare(series: LandmarkSeries, params: GaitParams, rate: float, roll: floa
         landmarks=lm,
         raw=raw,
         filtered=zero_lag(fill_gaps(raw, int(params.max_gap_s * rate)), sos),
-        bridged=fill_gaps(raw, 2),  # a dropped frame or two still counts as measured
+        tracks=tracks,
         segments=segments,
         d_frame=d_frame,
         direction=_main_direction(d_frame, segments, side),
         mask=mask_matrix(series),
+        near=near_leg(lm),
     )
 
 
-def _leg(clip: _Clip, leg: str, params: GaitParams) -> tuple[list[GaitEvent], list[Stride], float | None]:
-    """One leg's events, strides and cadence."""
-    filtered, raw, rate = clip.filtered, clip.raw, clip.rate
-    fs, to = find_foot_events(
-        filtered[:, HEEL[leg]],
-        filtered[:, TOE[leg]],
-        filtered[:, HEEL_Y[leg]],
-        filtered[:, TOE_Y[leg]],
-        rate,
-        params,
-        measured=(np.isfinite(clip.bridged[:, HEEL[leg]]), np.isfinite(clip.bridged[:, TOE[leg]])),
-        raw=(raw[:, HEEL[leg]], raw[:, TOE[leg]]),
-        segments=clip.segments,
-    )
-    events = [GaitEvent(int(f), leg, "foot_strike") for f in fs] + [GaitEvent(int(t), leg, "toe_off") for t in to]
+def clip_events(clip: _Clip, params: GaitParams) -> list[FootEvent]:
+    """Foot strikes and toe-offs of both legs, found per identity segment (one person, one side view)."""
+    events: list[FootEvent] = []
+    for seg in np.unique(clip.segments):
+        frames = np.flatnonzero(clip.segments == seg)
+        a, b = int(frames[0]), int(frames[-1]) + 1  # segments are contiguous runs of frames
+        part = {leg: tr[a:b] for leg, tr in clip.tracks.items()}
+        events += [FootEvent(e.frame + a, e.leg, e.type) for e in find_events(part, clip.rate, params)]
+    return events
+
+
+def _leg(clip: _Clip, leg: str, events: list[FootEvent], params: GaitParams) -> tuple[list[GaitEvent], list[Stride]]:
+    """One leg's events and strides."""
+    rate = clip.rate
+    fs = [e.frame for e in events if e.leg == leg and e.type == "foot_strike"]
+    to = [e.frame for e in events if e.leg == leg and e.type == "toe_off"]
+    leg_events = [GaitEvent(e.frame, leg, e.type) for e in events if e.leg == leg]
     pairs = [
-        (int(a), int(b))
+        (a, b)
         for a, b in itertools.pairwise(fs)
         if (b - a) / rate <= params.max_stride_s and clip.segments[a] == clip.segments[b]  # one person per stride
     ]
-    toe_offs = [toe_off_between(to, a, b, filtered[:, TOE[leg]]) for a, b in pairs]
+    toe_offs = [toe_off_between(to, a, b) for a, b in pairs]
     durations = [(b - a) / rate for (a, b), tof in zip(pairs, toe_offs, strict=True) if tof is not None]
     median = float(np.median(durations)) if durations else None
     quality = leg_visibility(clip.landmarks, leg)
@@ -173,7 +170,7 @@ def _leg(clip: _Clip, leg: str, params: GaitParams) -> tuple[list[GaitEvent], li
             start=a,
             toe_off=tof,
             end=b,
-            filtered=filtered,
+            filtered=clip.filtered,
             quality=quality,
             mask=clip.mask,
             d=int(clip.d_frame[a]),
@@ -183,9 +180,11 @@ def _leg(clip: _Clip, leg: str, params: GaitParams) -> tuple[list[GaitEvent], li
             stance_s=stance,
             swing_s=swing,
             median_duration_s=median,
+            near=clip.near,
+            raw=clip.raw,
         )
         strides.append(measure_stride(window, params))
-    return events, strides, cadence_spm(durations)
+    return leg_events, strides
 
 
 def analyze(
@@ -194,16 +193,16 @@ def analyze(
     """Analyse a whole clip. fps overrides the file's rate (slow-motion footage: the true capture rate)."""
     rate, roll = _check(series, fps, roll_deg)
     clip = _prepare(series, params, rate, roll)
+    found = clip_events(clip, params)
     events: list[GaitEvent] = []
     strides: list[Stride] = []
-    cad_leg: dict[str, float | None] = {}
     for leg in LEGS:
-        leg_events, leg_strides, cad_leg[leg] = _leg(clip, leg, params)
+        leg_events, leg_strides = _leg(clip, leg, found, params)
         events += leg_events
         strides += leg_strides
     events.sort(key=lambda e: (e.frame, e.leg))
     strides.sort(key=lambda s: (s.foot_strike_frame, s.leg))
-    all_durations = [s.duration_s for s in strides if s.toe_off_frame is not None and s.reason == ""]
+    timed = [(e.frame / rate, e.leg, e.type) for e in events]
     lm = clip.landmarks
     return GaitReport(
         fps=rate,
@@ -211,9 +210,8 @@ def analyze(
         frames_with_pose=int(np.sum(series.found & np.isfinite(lm[:, :, 0]).any(axis=1))),
         direction=direction_name(clip.direction),
         roll_deg=roll,
-        near_leg=near_leg(lm),
+        near_leg=clip.near,
         events=events,
         strides=strides,
-        cadence_spm=cadence_spm(all_durations),
-        cadence_by_leg=cad_leg,
+        timing=step_timing(timed, params.max_stride_s),
     )

@@ -51,6 +51,11 @@ def stride_record(s: Stride, t_start: float | None, t_end: float | None) -> Stri
         lumbar_arch_change=_opt(arch.lumbar_arch_change),
         lower_back_depth_peak=_opt(arch.lower_back_depth_peak),
         lower_back_depth_neutral=_opt(arch.lower_back_depth_neutral),
+        thigh_at_toe_off_deg=_opt(s.thigh_at_toe_off_deg),
+        trunk_lean_at_toe_off_deg=_opt(s.trunk_lean_at_toe_off_deg),
+        hip_extension_at_toe_off_deg=_opt(s.hip_extension_at_toe_off_deg),
+        hip_extension_uncertainty_deg=_opt(s.hip_extension_uncertainty_deg),
+        trunk_lean_midpoints_deg=_opt(s.trunk_lean_midpoints_deg),
         reason=s.reason,
     )
 
@@ -65,20 +70,27 @@ def _mean(values: list[float]) -> float | None:
 
 
 def to_dict(report: GaitReport) -> dict[str, Any]:
-    """The report with exactly: fps, frames, frames_with_pose, direction, events, strides, summary."""
+    """The report with exactly: fps, frames, frames_with_pose, direction, near_leg, roll_deg, events,
+    strides, summary."""
     classified = [s for s in report.strides if s.cls != UNKNOWN]
+    timing = report.timing
     return {
         "fps": _num(report.fps, 4),
         "frames": int(report.frames),
         "frames_with_pose": int(report.frames_with_pose),
         "direction": report.direction,
+        "near_leg": report.near_leg,
+        "roll_deg": _num(report.roll_deg, 2),
         "events": [{"frame": int(e.frame), "leg": e.leg, "type": e.type} for e in report.events],
         "strides": [_offline_record(s, report.fps).to_json() for s in report.strides],
         "summary": {
-            "cadence_spm": _num(report.cadence_spm, 1),
+            "cadence_spm": _num(timing.cadence_spm, 1),
+            "steps": timing.steps,
+            "stance_s": _num(timing.stance_s, 3),
+            "flight_s": _num(timing.flight_s, 3),
             "class_counts": {c: sum(s.cls == c for s in report.strides) for c in CLASSES},
-            "hip_extension_deg_mean": _mean([s.hip_extension_deg for s in classified]),
-            "trunk_lean_deg_mean": _mean([s.trunk_lean_deg for s in classified]),
+            "hip_extension_at_toe_off_deg_mean": _mean([s.hip_extension_at_toe_off_deg for s in classified]),
+            "trunk_lean_at_toe_off_deg_mean": _mean([s.trunk_lean_at_toe_off_deg for s in classified]),
         },
     }
 
@@ -90,12 +102,13 @@ def _fmt(x: float | None, width: int, digits: int = 1) -> str:
 def format_table(report: GaitReport) -> str:
     """One line per stride (times in seconds at the report's fps), then the summary.
 
-    arch+: lower-back depth gained at peak extension (the mask's D measure, trunk lengths); lumbar: the
-    absolute upper-hull depth (information only: build and clothing dominate it).
+    thigh, trunk, hip ext (± its uncertainty): at toe-off, the class is decided on them; peak: the
+    stride's peak thigh angle; arch+: lower-back depth gained at peak extension (the mask's D measure,
+    trunk lengths).
     """
     head = (
         f"{'#':>3} {'leg':<5} {'strike':>7} {'toe-off':>7} {'end':>7} {'stance s':>8} {'thigh':>6} "
-        f"{'trunk':>6} {'hip ext':>7} {'arch+':>6} {'lumbar':>6}  class conf  note"
+        f"{'trunk':>6} {'hip ext':>7} {'±':>4} {'peak':>5} {'arch+':>6}  class conf  note"
     )
     lines = [head, "-" * len(head)]
     for i, s in enumerate(report.strides, 1):
@@ -103,18 +116,21 @@ def format_table(report: GaitReport) -> str:
         note = s.reason or ("thigh from mask" if s.thigh_source == "mask" else "")
         lines.append(
             f"{i:>3} {s.leg:<5} {s.foot_strike_frame:>7} {toe:>7} {s.end_frame:>7} {_fmt(s.stance_s, 8, 3)} "
-            f"{_fmt(s.thigh_peak_deg, 6)} {_fmt(s.trunk_lean_deg, 6)} {_fmt(s.hip_extension_deg, 7)} "
-            f"{_fmt(s.back_arch.lumbar_arch_change, 6, 3)} {_fmt(s.back_arch.lumbar_depth_ratio, 6, 3)}  "
+            f"{_fmt(s.thigh_at_toe_off_deg, 6)} {_fmt(s.trunk_lean_at_toe_off_deg, 6)} "
+            f"{_fmt(s.hip_extension_at_toe_off_deg, 7)} {_fmt(s.hip_extension_uncertainty_deg, 4)} "
+            f"{_fmt(s.thigh_peak_deg, 5)} {_fmt(s.back_arch.lumbar_arch_change, 6, 3)}  "
             f"{s.cls:<5} {s.confidence:4.2f}  {note}"
         )
     summary = to_dict(report)["summary"]
     counts = " ".join(f"{c}={n}" for c, n in summary["class_counts"].items())
-    cad = "-" if report.cadence_spm is None else f"{report.cadence_spm:.1f}"
+    t = report.timing
+    cad = "-" if t.cadence_spm is None else f"{t.cadence_spm:.1f}"
     lines += [
         "",
         f"fps {report.fps:g}, frames {report.frames} ({report.frames_with_pose} with pose), running "
         f"{report.direction}, roll {report.roll_deg:+.1f} deg, near leg {report.near_leg or '?'}",
-        f"cadence {cad} steps/min; classes {counts}; mean hip extension "
-        f"{_fmt(summary['hip_extension_deg_mean'], 0)} deg, mean trunk lean {_fmt(summary['trunk_lean_deg_mean'], 0)} deg",
+        f"cadence {cad} steps/min ({t.steps} steps), stance {_fmt(t.stance_s, 0, 3)} s, flight {_fmt(t.flight_s, 0, 3)} s",
+        f"classes {counts}; at toe-off: mean hip extension {_fmt(summary['hip_extension_at_toe_off_deg_mean'], 0)} deg, "
+        f"mean trunk lean {_fmt(summary['trunk_lean_at_toe_off_deg_mean'], 0)} deg",
     ]
     return "\n".join(lines)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from hipcam.config.gait import GaitParams
 from hipcam.domain import LOWER_BACK_DEPTH, LUMBAR_DEPTH, THIGH_MASK, UNKNOWN, other_leg
 from hipcam.gait.classify import arch_margin, classify
-from hipcam.gait.kinematics import THIGH, TRUNK, level_axis_angle
+from hipcam.gait.kinematics import THIGH, TRUNK, TRUNK_SIDE, level_axis_angle
+from hipcam.gait.timing import StepTiming
 
 _PEAK_HALF_WINDOW_S = 0.04  # the mask thigh is pooled this close to the peak thigh frame
 _NEUTRAL_SHARE = 0.25  # the stride's least-extended quarter (by the more extended thigh) is the reference
@@ -52,8 +53,14 @@ class Stride:
     duration_s: float
     stance_s: float | None
     swing_s: float | None
-    thigh_source: str = "landmarks"  # or "mask" when the outline's thigh axis was used
-    thigh_landmark_deg: float = math.nan
+    thigh_source: str = "landmarks"  # or "mask" when the outline's thigh axis was used (at toe-off)
+    thigh_landmark_deg: float = math.nan  # the landmarks' thigh angle at toe-off
+    # At toe-off, the clinical measure (the class is decided on these); trunk from the near side.
+    thigh_at_toe_off_deg: float = math.nan
+    trunk_lean_at_toe_off_deg: float = math.nan
+    hip_extension_at_toe_off_deg: float = math.nan
+    hip_extension_uncertainty_deg: float = math.nan  # from landmark jitter and confidence, mask disagreement
+    trunk_lean_midpoints_deg: float = math.nan  # at toe-off, hip midpoint -> shoulder midpoint
     reason: str = ""  # why the stride is 'unknown'
 
 
@@ -67,8 +74,7 @@ class GaitReport:
     near_leg: str | None
     events: list[GaitEvent]
     strides: list[Stride]
-    cadence_spm: float | None
-    cadence_by_leg: dict[str, float | None] = field(default_factory=dict)
+    timing: StepTiming  # cadence (steps counted over elapsed time), stance and flight
 
 
 def _nanmedian(x: np.ndarray) -> float:
@@ -102,6 +108,8 @@ class StrideWindow:
     swing_s: float | None
     median_duration_s: float | None = None
     offset: int = 0
+    near: str | None = None  # the leg nearer the camera: its side gives the trunk line
+    raw: np.ndarray | None = None  # unfiltered signals like `filtered` (the landmark jitter); None: not known
 
 
 def counted_times(start: int, toe_off: int | None, end: int, fps: float) -> tuple[float, float | None, float | None]:
@@ -144,29 +152,75 @@ def _rejection(w: StrideWindow, thigh: np.ndarray, quality: float, params: GaitP
     return ""
 
 
-def _measure_peak(stride: Stride, w: StrideWindow, peak: int, params: GaitParams) -> None:
-    """Fill in the angles at the thigh's peak frame `peak` and the back-arch measures."""
-    thigh_lm = float(w.filtered[peak, THIGH[w.leg]])
-    trunk = float(w.filtered[peak, TRUNK])
-    thigh_used, source = thigh_lm, "landmarks"
+def _trunk(w: StrideWindow, frame: int) -> float:
+    """Trunk lean at `frame`: the near side's hip -> shoulder, else (near side unknown) the midpoints'."""
+    if w.near is not None and math.isfinite(side := float(w.filtered[frame, TRUNK_SIDE[w.near]])):
+        return side
+    return float(w.filtered[frame, TRUNK])
+
+
+def _thigh(w: StrideWindow, frame: int, params: GaitParams) -> tuple[float, str, float]:
+    """(thigh angle used, its source, the landmarks' thigh angle) at `frame`."""
+    thigh_lm = float(w.filtered[frame, THIGH[w.leg]])
+    if w.mask is None:
+        return thigh_lm, "landmarks", thigh_lm
+    separation = thigh_lm - float(w.filtered[frame, THIGH[other_leg(w.leg)]])
+    # The outline's thigh axis is only measurable where the thighs are apart in the image; with
+    # them merged near the hip it reads the pair's common centre (much too extended).
+    if np.isfinite(separation) and separation >= params.thigh_mask_min_separation_deg:
+        used, source = _mask_thigh(thigh_lm, w.mask, frame, w.leg, w.d, w.roll_deg, w.fps, params)
+        return used, source, thigh_lm
+    return thigh_lm, "landmarks", thigh_lm
+
+
+def _measure(stride: Stride, w: StrideWindow, peak: int, params: GaitParams) -> None:
+    """Fill in the angles at toe-off (else at the peak), at the thigh's peak frame and the back-arch measures."""
+    at = peak if w.toe_off is None else w.toe_off
+    thigh, source, thigh_lm = _thigh(w, at, params)
+    trunk = _trunk(w, at)
+    stride.thigh_at_toe_off_deg, stride.trunk_lean_at_toe_off_deg = thigh, trunk
+    stride.hip_extension_at_toe_off_deg = thigh - trunk
+    stride.thigh_source, stride.thigh_landmark_deg = source, thigh_lm
+    stride.trunk_lean_midpoints_deg = float(w.filtered[at, TRUNK])
+    stride.hip_extension_uncertainty_deg = uncertainty_deg(w, at, abs(thigh - thigh_lm))
+    stride.peak_frame = peak + w.offset
+    stride.thigh_peak_deg = float(w.filtered[peak, THIGH[w.leg]])
+    stride.trunk_lean_deg = _trunk(w, peak)
+    stride.hip_extension_deg = stride.thigh_peak_deg - stride.trunk_lean_deg
     arch = BackArch(False, None, -trunk)
     if w.mask is not None:
-        separation = thigh_lm - float(w.filtered[peak, THIGH[other_leg(w.leg)]])
-        # The outline's thigh axis is only measurable where the thighs are apart in the image; with
-        # them merged near the hip it reads the pair's common centre (much too extended).
-        if np.isfinite(separation) and separation >= params.thigh_mask_min_separation_deg:
-            thigh_used, source = _mask_thigh(thigh_lm, w.mask, peak, w.leg, w.d, w.roll_deg, w.fps, params)
         arch = lumbar_arch(w.mask, w.filtered, w.start, w.end, peak, w.fps, params, -trunk)
-    stride.peak_frame = peak + w.offset
-    stride.thigh_landmark_deg, stride.thigh_peak_deg, stride.thigh_source = thigh_lm, thigh_used, source
-    stride.trunk_lean_deg = trunk
-    stride.hip_extension_deg = thigh_used - trunk
     arch.detected = arch_margin(trunk, arch.lumbar_arch_change, params) >= 0
     stride.back_arch = arch
 
 
+_JITTER_HALF_WINDOW_S = 0.1
+_MIN_UNCERTAINTY_DEG = 0.5
+
+
+def uncertainty_deg(w: StrideWindow, frame: int, mask_disagreement_deg: float) -> float:
+    """Uncertainty (deg) of the hip extension at `frame`: the landmark angles' frame-to-frame jitter
+    around the smooth trajectory (thigh and trunk, in quadrature), scaled up by low landmark
+    confidence, and the disagreement of the mask's thigh axis with the landmarks' where it was used."""
+    jitter = math.nan
+    if w.raw is not None:
+        half = max(2, round(_JITTER_HALF_WINDOW_S * w.fps))
+        lo, hi = max(frame - half, 0), frame + half + 1
+        trunk_col = TRUNK_SIDE[w.near] if w.near is not None else TRUNK
+        parts = []
+        for col in (THIGH[w.leg], trunk_col):
+            res = w.raw[lo:hi, col] - w.filtered[lo:hi, col]
+            res = res[np.isfinite(res)]
+            parts.append(float(np.sqrt(np.mean(res**2))) if res.size >= 3 else math.nan)
+        jitter = math.hypot(*parts)
+    quality = float(w.quality[frame]) if 0 <= frame < len(w.quality) else 0.0
+    confident = jitter / max(quality, 0.2) if math.isfinite(jitter) else math.nan
+    total = math.hypot(confident, mask_disagreement_deg) if math.isfinite(confident) else math.nan
+    return max(total, _MIN_UNCERTAINTY_DEG) if math.isfinite(total) else math.nan
+
+
 def measure_stride(w: StrideWindow, params: GaitParams) -> Stride:
-    """Measure and classify the stride `w` describes."""
+    """Measure and classify the stride `w` describes: on the angles at toe-off (the clinical measure)."""
     thigh = w.filtered[w.start : w.end, THIGH[w.leg]]
     stride = _unmeasured(w)
     q = float(np.median(w.quality[w.start : w.end])) if w.end > w.start else 0.0
@@ -174,12 +228,12 @@ def measure_stride(w: StrideWindow, params: GaitParams) -> Stride:
     if not np.isfinite(thigh).any():
         stride.reason = stride.reason or "no thigh angle"
         return stride
-    _measure_peak(stride, w, w.start + int(np.nanargmax(thigh)), params)
+    _measure(stride, w, w.start + int(np.nanargmax(thigh)), params)
     if stride.reason:
         return stride
     arch_change = stride.back_arch.lumbar_arch_change
     stride.cls, stride.confidence = classify(
-        stride.thigh_peak_deg, stride.trunk_lean_deg, arch_change, min(1.0, q), params
+        stride.thigh_at_toe_off_deg, stride.trunk_lean_at_toe_off_deg, arch_change, min(1.0, q), params
     )
     if stride.cls == UNKNOWN:
         stride.reason = "low confidence"
@@ -250,17 +304,3 @@ def _mask_thigh(
     if params.thigh_mask_disagree_deg + spread < abs(thigh_mask - thigh_lm) <= params.thigh_mask_max_disagree_deg:
         return thigh_mask, "mask"
     return thigh_lm, "landmarks"
-
-
-def cadence_spm(stride_durations_s: list[float], tolerance: float = 0.25) -> float | None:
-    """Steps per minute from same-leg stride durations (one stride = two steps).
-
-    Strides within `tolerance` of the median are averaged: the median rejects split or merged
-    strides, the mean of whole-frame durations then recovers sub-frame precision.
-    """
-    if not stride_durations_s:
-        return None
-    dur = np.asarray(stride_durations_s, dtype=np.float64)
-    med = float(np.median(dur))
-    inliers = dur[np.abs(dur / med - 1.0) <= tolerance]
-    return 120.0 / float(np.mean(inliers)) if inliers.size else 120.0 / med

@@ -4,6 +4,8 @@ Each migration runs in one transaction, so a database is at one version or the n
 Version 1 is the first release's; version 2 gives a stride the one record shape
 (hipcam.records.stride): ``frame_start``/``frame_end`` become ``foot_strike_frame``/``end_frame``,
 unclassified strides are ``unknown`` (were ``U``), and the stride's timing and back measures are kept.
+Version 3 adds the angles at toe-off, the near-side trunk's midpoint twin and the hip-extension
+uncertainty (NULL for strides recorded before).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sqlite3
 from hipcam.domain import CLASSES, UNKNOWN
 from hipcam.errors import HipcamError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "hipcam.sqlite3"
 
 _V1 = """
@@ -94,7 +96,18 @@ ALTER TABLE strides_v2 RENAME TO strides;
 CREATE INDEX strides_session ON strides(session_id, id);
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V3 = "".join(
+    f"ALTER TABLE strides ADD COLUMN {name} REAL;\n"
+    for name in (
+        "thigh_at_toe_off_deg",
+        "trunk_lean_at_toe_off_deg",
+        "hip_extension_at_toe_off_deg",
+        "hip_extension_uncertainty_deg",
+        "trunk_lean_midpoints_deg",
+    )
+)
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 
 
 class StoreError(HipcamError):

@@ -55,9 +55,9 @@ class StrideRecord:
     duration_s: float | None = None
     stance_s: float | None = None
     swing_s: float | None = None
-    thigh_peak_deg: float | None = None  # the thigh angle used (landmarks' or the mask outline's)
-    thigh_landmark_deg: float | None = None
-    thigh_source: str | None = None  # landmarks | mask
+    thigh_peak_deg: float | None = None  # peak thigh angle (landmarks) over the stride
+    thigh_landmark_deg: float | None = None  # the landmarks' thigh angle at toe-off
+    thigh_source: str | None = None  # what thigh_at_toe_off_deg comes from: landmarks | mask
     trunk_lean_deg: float | None = None
     hip_extension_deg: float | None = None
     back_arch: bool | None = None  # apparent extension from arching the back was detected
@@ -66,6 +66,12 @@ class StrideRecord:
     lumbar_arch_change: float | None = None  # the mask's D measure
     lower_back_depth_peak: float | None = None
     lower_back_depth_neutral: float | None = None
+    # At toe-off (the clinical measure; the class is decided on these), trunk from the near side.
+    thigh_at_toe_off_deg: float | None = None
+    trunk_lean_at_toe_off_deg: float | None = None
+    hip_extension_at_toe_off_deg: float | None = None
+    hip_extension_uncertainty_deg: float | None = None  # from landmark jitter/confidence and the mask
+    trunk_lean_midpoints_deg: float | None = None  # at toe-off, hip midpoint -> shoulder midpoint
     reason: str = ""  # why the stride is unknown
     # Set by the store once the stride is saved.
     session_id: int | None = None
