@@ -178,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--viewers", type=int, default=10)
     p.add_argument("--source", default="demo")
 
+    _add_accuracy_tools(add)
+    return parser
+
+
+def _add_accuracy_tools(
+    add: Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser],
+) -> None:
+    """The hand-truth tools: label a clip, evaluate an analysis against its labels."""
     p = add("label", cmd_label, "label gait events and joints of a video by hand, on a local page")
     p.add_argument("video")
     p.add_argument("--truth", help="truth JSON to write (and to continue from if it exists)")
@@ -189,7 +197,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("truth", help="truth JSON (hipcam label's format)")
     p.add_argument("analysis", help="analysis JSON (hipcam analyze --json)")
     p.add_argument("--json", help="also write the figures as JSON")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
