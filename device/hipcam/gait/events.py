@@ -24,6 +24,7 @@ its trailing buffer (every 0.1 s) and reports an event once the buffer extends `
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ from scipy import signal
 
 from hipcam.config.gait import GaitParams
 from hipcam.domain import HIPS, LEG_JOINTS, LEGS, SHOULDERS
-from hipcam.gait.filters import fill_gaps, zero_lag
+from hipcam.gait.filters import fill_gaps, nanmedian_last_axis, running_nanmedian, zero_lag
 
 FOOT_POINTS = ("heel", "foot_index")
 _GROUND_PERCENTILE = 95
@@ -72,15 +73,18 @@ def foot_tracks(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> dict[str
     return out
 
 
-def glitches(track: np.ndarray, fps: float, max_speed: float, max_glitch_s: float = 0.3) -> np.ndarray:
+def glitches(
+    track: np.ndarray, fps: float, max_speed: float, max_glitch_s: float = 0.3, spiked: np.ndarray | None = None
+) -> np.ndarray:
     """bool [N]: samples of a foot point [N, 2] that are glitches. Two kinds:
     - a jump away faster than `max_speed` (trunk lengths/s, and at least _MIN_JUMP) and a jump back,
       at most `max_glitch_s` later: the samples between (a jump with no return within the data marks
       the rest: live, the buffer ends mid-glitch and the next call decides);
     - a spike of a sample or two off its neighbours (a Hampel test over _SPIKE_WINDOW samples), which
-      a jump test misses next to a gap or at high frame rates where one frame is a small step.
+      a jump test misses next to a gap or at high frame rates where one frame is a small step
+      (`spikes`; pass `spiked` when it was computed for several points at once).
     """
-    bad = _spikes(track)
+    bad = (spikes(track) if spiked is None else spiked).copy()
     idx = np.flatnonzero(np.isfinite(track).all(axis=1) & ~bad)
     if idx.size < 2:
         return bad
@@ -106,23 +110,25 @@ _SPIKE_WINDOW = 7
 _SPIKE_MIN = 0.1  # trunk lengths
 
 
-def _spikes(track: np.ndarray) -> np.ndarray:
-    """Samples further than max(3 sigma, _SPIKE_MIN) from the median of their _SPIKE_WINDOW neighbours."""
-    from hipcam.gait.filters import running_nanmedian
-
+def spikes(track: np.ndarray) -> np.ndarray:
+    """bool [N, ...]: samples of points [N, ..., 2] further than max(3 sigma, _SPIKE_MIN) from the
+    median of their _SPIKE_WINDOW neighbours (in either coordinate)."""
     med = running_nanmedian(track, _SPIKE_WINDOW, centered=True)
     dev = np.abs(track - med)
     sigma = 1.4826 * running_nanmedian(dev, _SPIKE_WINDOW, centered=True)
     with np.errstate(invalid="ignore"):
-        return np.any(dev > np.maximum(3.0 * sigma, _SPIKE_MIN), axis=1)
+        return np.any(dev > np.maximum(3.0 * sigma, _SPIKE_MIN), axis=-1)
+
+
+@functools.lru_cache(maxsize=8)
+def _event_filter(cutoff_hz: float, fps: float) -> np.ndarray:
+    return signal.butter(2, min(cutoff_hz, 0.4 * fps), btype="low", fs=fps, output="sos")
 
 
 def _smooth(track: np.ndarray, fps: float, params: GaitParams) -> np.ndarray:
-    """Short gaps interpolated, zero-lag low-pass [N, 2, 2]; long gaps stay NaN."""
+    """Short gaps interpolated, zero-lag low-pass (any shape [N, ...]); long gaps stay NaN."""
     flat = fill_gaps(track.reshape(len(track), -1), int(params.max_gap_s * fps))
-    cutoff = min(params.event_cutoff_hz, 0.4 * fps)
-    sos = signal.butter(2, cutoff, btype="low", fs=fps, output="sos")
-    smooth = zero_lag(flat, sos)
+    smooth = zero_lag(flat, _event_filter(params.event_cutoff_hz, fps))
     short = ~np.isfinite(smooth) & np.isfinite(flat)  # stretches too short to filter: keep them raw
     smooth[short] = flat[short]
     return smooth.reshape(track.shape)
@@ -134,13 +140,13 @@ def _ground_velocity(vel: np.ndarray, down: np.ndarray, fps: float) -> np.ndarra
     v = np.where(down, vel, np.nan).reshape(len(vel), -1)
     n, half = len(v), max(1, round(_GROUND_SPEED_WINDOW_S * fps / 2))
     at = np.unique(np.r_[np.arange(0, n, max(1, half // 4)), n - 1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # windows without a down foot
-        med = np.array([np.nanmedian(v[max(i - half, 0) : i + half + 1]) for i in at])
-        overall = float(np.nanmedian(v)) if np.isfinite(v).any() else 0.0
+    pad = np.full((n + 2 * half, v.shape[1]), np.nan)
+    pad[half : half + n] = v
+    windows = np.stack([pad[i : i + 2 * half + 1].ravel() for i in at])
+    med = nanmedian_last_axis(windows)
     good = np.isfinite(med)
     if not good.any():
-        return np.full(n, overall)
+        return np.full(n, float(nanmedian_last_axis(v.ravel())) if np.isfinite(v).any() else 0.0)
     return np.interp(np.arange(n), at[good], med[good])
 
 
@@ -169,29 +175,25 @@ def foot_contact(
     tracks: dict[str, np.ndarray], fps: float, params: GaitParams
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(contact, known) per leg, bool [N] each: the foot is on the ground; its state is measured."""
-    clean = {}
-    for leg, tr in tracks.items():
-        tr = tr.copy()
-        for p in range(tr.shape[1]):
-            tr[glitches(tr[:, p], fps, params.event_max_speed), p] = np.nan
-        clean[leg] = _smooth(tr, fps, params)
-    down, vel = {}, {}
-    for leg, tr in clean.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ground = np.nanpercentile(tr[..., 1], _GROUND_PERCENTILE, axis=0)  # per point
-        with np.errstate(invalid="ignore"):
-            down[leg] = tr[..., 1] >= ground - params.contact_height
-        vel[leg] = np.gradient(tr[..., 0], axis=0) * fps if len(tr) > 1 else np.zeros(tr.shape[:2])
-    ground_v = _ground_velocity(np.stack([vel[leg] for leg in LEGS], 1), np.stack([down[leg] for leg in LEGS], 1), fps)
-    tol = params.contact_speed + params.contact_speed_share * np.abs(ground_v)
-    contact, known = {}, {}
-    for leg, tr in clean.items():
-        with np.errstate(invalid="ignore"):
-            moving_with_ground = np.abs(vel[leg] - ground_v[:, None]) <= tol[:, None]
-        known[leg] = np.isfinite(tr[..., 1]).any(axis=1)
-        contact[leg] = _tidy((down[leg] & moving_with_ground).any(axis=1) & known[leg], known[leg], fps, params)
-    return contact, known
+    legs = list(tracks)
+    pts = np.stack([tracks[leg] for leg in legs], axis=1)  # [N, legs, points, 2]
+    spiked = spikes(pts)
+    for li, pi in np.ndindex(*pts.shape[1:3]):
+        pts[glitches(pts[:, li, pi], fps, params.event_max_speed, spiked=spiked[:, li, pi]), li, pi] = np.nan
+    pts = _smooth(pts, fps, params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a point never measured
+        ground = np.nanpercentile(pts[..., 1], _GROUND_PERCENTILE, axis=0)  # per leg and point
+    with np.errstate(invalid="ignore"):
+        down = pts[..., 1] >= ground - params.contact_height
+    vel = np.gradient(pts[..., 0], axis=0) * fps if len(pts) > 1 else np.zeros(pts.shape[:3])
+    ground_v = _ground_velocity(vel, down, fps)[:, None, None]
+    with np.errstate(invalid="ignore"):
+        with_ground = np.abs(vel - ground_v) <= params.contact_speed + params.contact_speed_share * np.abs(ground_v)
+    known_all = np.isfinite(pts[..., 1]).any(axis=2)  # [N, legs]
+    on = (down & with_ground).any(axis=2) & known_all
+    contact = {leg: _tidy(on[:, i], known_all[:, i], fps, params) for i, leg in enumerate(legs)}
+    return contact, {leg: known_all[:, i] for i, leg in enumerate(legs)}
 
 
 def contact_events(contact: dict[str, np.ndarray], known: dict[str, np.ndarray]) -> list[FootEvent]:

@@ -43,11 +43,13 @@ from hipcam.gait.kinematics import (
     frame_signals,
     joint_ok,
     leg_visibility,
+    near_side,
+    nearness,
     outlier_joints,
     repair_swaps,
 )
 from hipcam.gait.level import level_landmarks
-from hipcam.gait.strides import GaitEvent, Stride, StrideWindow, measure_stride
+from hipcam.gait.strides import GaitEvent, Stride, StrideWindow, measure_stride, trunk_frame_for
 from hipcam.gait.timing import StepTiming, step_timing
 from hipcam.records.landmarks_file import LandmarkSeries
 
@@ -94,7 +96,7 @@ class LiveGait:
         self._identity = IdentityGuard()
         self._rate = FrameRateEstimator()
         self._frame = -1
-        self._vis_avg: dict[str, float] = {leg: 0.0 for leg in LEGS}
+        self._nearness = np.zeros(2)  # running mean of kinematics.nearness
         self._widths: list[float] = []
         self.latencies_frames: list[int] = []  # update index minus the frame of each recent stride-closing strike
         self._configure(self.fps_hint, first_frame=0)
@@ -115,6 +117,7 @@ class LiveGait:
         self._durations: list[float] = []  # accepted strides of both legs (equal in steady running)
         self._timed: list[tuple[float, str, str]] = []  # recent events (t_s, leg, type)
         self._reported: dict[tuple[str, str], int] = {}  # last reported frame per (leg, type)
+        self._toe_offs: list[tuple[int, str]] = []  # the last few toe-offs of both legs (frame, leg)
 
     def _restart(self, first_frame: int) -> None:
         """Empty the buffers (the next frame is `first_frame`) and start a new causal filter."""
@@ -190,17 +193,15 @@ class LiveGait:
                     if self._vote.update(xy, ok):  # early flip: the buffered signals used the other sign
                         self._restart(self._frame)
                     vis = {leg: float(leg_visibility(lm, leg)) for leg in LEGS}
-        for leg in LEGS:
-            self._vis_avg[leg] += 0.05 * (vis[leg] - self._vis_avg[leg])
+                    score = nearness(lm)
+                    if np.isfinite(score).all():
+                        self._nearness += 0.05 * (score - self._nearness)
         self._append(float(t_s), xy, ok, vis, mask_row)
         events, strides = self._detect()
         return self._make_update(t_s, events, strides)
 
     def _near_leg(self) -> str | None:
-        left, right = self._vis_avg["left"], self._vis_avg["right"]
-        if abs(left - right) < 0.02:
-            return None
-        return "left" if left > right else "right"
+        return near_side(self._nearness)
 
     def _make_update(self, t_s: float, events: list[GaitEvent], strides: list[Stride]) -> LiveUpdate:
         row = self._hist.filt[-1]
@@ -253,6 +254,8 @@ class LiveGait:
             self._timed.append((self._time(ev.frame), ev.leg, ev.type))
             if ev.type == "toe_off":
                 self._to[ev.leg].append(ev.frame)
+                self._toe_offs.append((ev.frame, ev.leg))
+                del self._toe_offs[:-8]
                 continue
             self.latencies_frames.append(self._frame - ev.frame)
             prev, self._last_strike[ev.leg] = self._last_strike[ev.leg], ev.frame
@@ -292,6 +295,9 @@ class LiveGait:
         duration = self._seconds(start, end)
         xy, ok = self._cleaned  # from this update's event search
         raw = frame_signals(xy, ok, self._vote.d)
+        near = self._near_leg()
+        near_to = [f for f, lg in self._toe_offs if lg == near]
+        frame = trunk_frame_for(leg, tof, near, near_to, self.fps, self.params.max_stride_s / 2)
         window = StrideWindow(
             leg=leg,
             start=start - base,
@@ -308,8 +314,9 @@ class LiveGait:
             swing_s=None if tof is None else self._seconds(tof, end),
             median_duration_s=float(np.median(history)) if len(history) >= 3 else None,
             offset=base,
-            near=self._near_leg(),
+            near=near,
             raw=raw,
+            trunk_frame=None if frame is None else frame - base,
         )
         stride = measure_stride(window, self.params)
         if duration < self.params.min_stride_s and not stride.reason:

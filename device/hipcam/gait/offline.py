@@ -21,6 +21,8 @@ from hipcam.gait.kinematics import (
     identity_segments,
     joint_ok,
     leg_visibility,
+    near_side,
+    nearness,
     resolve_direction,
     side_view,
 )
@@ -32,6 +34,7 @@ from hipcam.gait.strides import (
     StrideWindow,
     counted_times,
     measure_stride,
+    trunk_frame_for,
 )
 from hipcam.gait.timing import step_timing
 from hipcam.records.landmarks_file import LandmarkSeries, validate
@@ -68,11 +71,10 @@ def mask_matrix(series: LandmarkSeries) -> np.ndarray | None:
 
 
 def near_leg(landmarks: np.ndarray) -> str | None:
-    """The leg nearer the camera: the one BlazePose sees better over the clip."""
-    vis = {leg: float(np.mean(leg_visibility(landmarks, leg))) for leg in LEGS}
-    if abs(vis["left"] - vis["right"]) < 0.02:
-        return None
-    return max(vis, key=lambda k: vis[k])
+    """The leg nearer the camera over the clip (kinematics.nearness, median over the frames)."""
+    score = nearness(landmarks)
+    finite = np.isfinite(score).all(axis=1)
+    return near_side(np.median(score[finite], axis=0)) if finite.any() else None
 
 
 def segment_directions(params: GaitParams, votes: np.ndarray, segments: np.ndarray) -> np.ndarray:
@@ -162,6 +164,7 @@ def _leg(clip: _Clip, leg: str, events: list[FootEvent], params: GaitParams) -> 
     durations = [(b - a) / rate for (a, b), tof in zip(pairs, toe_offs, strict=True) if tof is not None]
     median = float(np.median(durations)) if durations else None
     quality = leg_visibility(clip.landmarks, leg)
+    near_to = [e.frame for e in events if e.leg == clip.near and e.type == "toe_off"]
     strides: list[Stride] = []
     for (a, b), tof in zip(pairs, toe_offs, strict=True):
         duration, stance, swing = counted_times(a, tof, b, rate)
@@ -182,6 +185,7 @@ def _leg(clip: _Clip, leg: str, events: list[FootEvent], params: GaitParams) -> 
             median_duration_s=median,
             near=clip.near,
             raw=clip.raw,
+            trunk_frame=trunk_frame_for(leg, tof, clip.near, near_to, rate, params.max_stride_s / 2),
         )
         strides.append(measure_stride(window, params))
     return leg_events, strides

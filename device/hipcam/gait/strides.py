@@ -109,7 +109,22 @@ class StrideWindow:
     median_duration_s: float | None = None
     offset: int = 0
     near: str | None = None  # the leg nearer the camera: its side gives the trunk line
+    # Where the trunk line is read (None: at this stride's toe-off). For a far-leg stride, the near
+    # leg's latest toe-off before its own (`trunk_frame_for`): the near shoulder swings with the arm,
+    # so at the far leg's toe-off the near-side line reads the trunk several degrees back.
+    trunk_frame: int | None = None
     raw: np.ndarray | None = None  # unfiltered signals like `filtered` (the landmark jitter); None: not known
+
+
+def trunk_frame_for(
+    leg: str, toe_off: int | None, near: str | None, near_toe_offs: list[int], fps: float, max_s: float
+) -> int | None:
+    """The frame whose near-side trunk line measures a stride of `leg` with this toe-off: its own
+    toe-off for the near leg (None), else the near leg's latest toe-off at most `max_s` before."""
+    if toe_off is None or near is None or leg == near:
+        return None
+    before = [t for t in near_toe_offs if 0 <= toe_off - t <= max_s * fps]
+    return max(before) if before else None
 
 
 def counted_times(start: int, toe_off: int | None, end: int, fps: float) -> tuple[float, float | None, float | None]:
@@ -177,7 +192,7 @@ def _measure(stride: Stride, w: StrideWindow, peak: int, params: GaitParams) -> 
     """Fill in the angles at toe-off (else at the peak), at the thigh's peak frame and the back-arch measures."""
     at = peak if w.toe_off is None else w.toe_off
     thigh, source, thigh_lm = _thigh(w, at, params)
-    trunk = _trunk(w, at)
+    trunk = _trunk(w, at if w.trunk_frame is None else w.trunk_frame)
     stride.thigh_at_toe_off_deg, stride.trunk_lean_at_toe_off_deg = thigh, trunk
     stride.hip_extension_at_toe_off_deg = thigh - trunk
     stride.thigh_source, stride.thigh_landmark_deg = source, thigh_lm
