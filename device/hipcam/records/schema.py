@@ -6,6 +6,8 @@ Version 1 is the first release's; version 2 gives a stride the one record shape
 unclassified strides are ``unknown`` (were ``U``), and the stride's timing and back measures are kept.
 Version 3 adds the angles at toe-off, the near-side trunk's midpoint twin and the hip-extension
 uncertainty (NULL for strides recorded before).
+Version 4 adds ``hip_calibrations``: per runner (the sessions' ``runner`` text), the clinician's
+hip calibration as an offset in the pelvis frame (hipcam.gait.calibration), in trunk lengths.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlite3
 from hipcam.domain import CLASSES, UNKNOWN
 from hipcam.errors import HipcamError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "hipcam.sqlite3"
 
 _V1 = """
@@ -107,7 +109,18 @@ _V3 = "".join(
     )
 )
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+_V4 = """
+CREATE TABLE hip_calibrations (
+    runner TEXT PRIMARY KEY,
+    forward REAL NOT NULL,
+    up REAL NOT NULL,
+    near_leg TEXT,
+    updated_at REAL NOT NULL,
+    source TEXT NOT NULL DEFAULT ''
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 class StoreError(HipcamError):

@@ -10,25 +10,32 @@ Each stride is committed in one short transaction, after its snapshot file is du
 threads) never wait on the frame loop for more than one such commit. One connection guarded by a
 lock is enough at this rate. The schema and its migrations: hipcam.records.schema; summaries and
 exports: hipcam.records.export.
+
+Hip calibrations (one per runner, the sessions' ``runner`` text) are kept here too; the geometry
+is hipcam.gait.calibration's. ``calibration_version`` goes up with every change, so the frame loop
+notices one with an attribute read.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from hipcam.domain import LEGS
 from hipcam.errors import HipcamError
 from hipcam.records import export
 from hipcam.records.schema import DB_NAME, StoreError, migrate, schema_version
 from hipcam.records.snapshot_files import DiskState, SnapshotFiles
 from hipcam.records.stride import COLUMNS, FIELD_NAMES, StrideRecord
 
-__all__ = ["DiskState", "SessionConflict", "Store", "StoreError", "StoredStride"]
+__all__ = ["DiskState", "HipCalibration", "SessionConflict", "Store", "StoreError", "StoredStride"]
 
 SESSION_COLUMNS = ("id", "runner", "treadmill_speed", "started_at", "ended_at", "notes")
 # Stride columns written by add_stride (the record's fields but the ids the store assigns).
@@ -43,6 +50,25 @@ class SessionConflict(HipcamError):
 class StoredStride(NamedTuple):
     id: int
     snapshot_saved: bool  # False: none given, disk low (snapshots paused) or the write failed
+
+
+@dataclass(frozen=True)
+class HipCalibration:
+    """A runner's hip calibration: the greater trochanter minus the near-side hip landmark, in trunk
+    lengths of the pelvis frame (hipcam.gait.calibration). ``source``: where it was tapped."""
+
+    runner: str
+    forward: float
+    up: float
+    near_leg: str | None
+    updated_at: float
+    source: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["forward"], out["up"] = round(self.forward, 4), round(self.up, 4)
+        out["updated_at"] = round(self.updated_at, 3)
+        return out
 
 
 def _stride_from_row(row: sqlite3.Row) -> StrideRecord:
@@ -68,6 +94,7 @@ class Store:
         self._configure()
         migrate(self._db, str(self.data_dir / DB_NAME))
         self._active: int | None = self._close_orphans()
+        self.calibration_version = 0  # goes up with every change of a hip calibration
 
     # ---- set-up ------------------------------------------------------------------------
     def _configure(self) -> None:
@@ -196,11 +223,18 @@ class Store:
         return d
 
     # ---- strides -----------------------------------------------------------------------
-    def add_stride(self, session_id: int, stride: StrideRecord, snapshot_jpeg: bytes | None = None) -> StoredStride:
-        """Write the snapshot (if the disk allows), then commit the stride naming it in one transaction."""
+    def add_stride(
+        self,
+        session_id: int,
+        stride: StrideRecord,
+        snapshot_jpeg: bytes | None = None,
+        snapshot_pose: Mapping[str, Any] | None = None,
+    ) -> StoredStride:
+        """Write the snapshot (and its pose, if the disk allows), then commit the stride naming it in
+        one transaction."""
         snapshot_rel: str | None = None
         if snapshot_jpeg is not None and not self.disk_state().snapshots_paused:
-            snapshot_rel = self.snapshots.write(session_id, snapshot_jpeg)
+            snapshot_rel = self.snapshots.write(session_id, snapshot_jpeg, snapshot_pose)
         row = stride.to_json()
         values = [row[c] for c in _WRITTEN] + [session_id, time.time(), snapshot_rel]
         names = [*_WRITTEN, "session_id", "recorded_at", "snapshot"]
@@ -223,15 +257,66 @@ class Store:
             ).fetchall()
         return [_stride_from_row(r) for r in rows]
 
-    def snapshot_path(self, session_id: int, stride_id: int) -> Path | None:
+    def _snapshot_rel(self, session_id: int, stride_id: int) -> str | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT snapshot FROM strides WHERE id = ? AND session_id = ?", (stride_id, session_id)
             ).fetchone()
-        return None if row is None else self.snapshots.path(row["snapshot"])
+        return None if row is None else row["snapshot"]
+
+    def snapshot_path(self, session_id: int, stride_id: int) -> Path | None:
+        return self.snapshots.path(self._snapshot_rel(session_id, stride_id))
+
+    def snapshot_pose(self, session_id: int, stride_id: int) -> dict[str, Any] | None:
+        """The pose saved with a stride's snapshot (snapshot_files), None without one."""
+        return self.snapshots.pose(self._snapshot_rel(session_id, stride_id))
 
     def disk_state(self) -> DiskState:
         return self.snapshots.disk_state()
+
+    # ---- hip calibrations ----------------------------------------------------------------
+    def runner_known(self, runner: str) -> bool:
+        """A session of this runner exists (runners are the sessions' ``runner`` text)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sessions WHERE runner = ? LIMIT 1", (runner,)).fetchone() is not None
+
+    def set_hip_calibration(
+        self, runner: str, forward: float, up: float, near_leg: str | None = None, source: str = ""
+    ) -> HipCalibration:
+        """Save (replace) a runner's calibration. Refuses an empty runner or a value that is not a number."""
+        if not runner:
+            raise ValueError("a hip calibration needs the runner's name")
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in (forward, up)):
+            raise ValueError("hip calibration offsets must be numbers")
+        if near_leg is not None and near_leg not in LEGS:
+            raise ValueError(f"near leg must be one of {', '.join(LEGS)}")
+        cal = HipCalibration(runner, float(forward), float(up), near_leg, time.time(), source)
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO hip_calibrations (runner, forward, up, near_leg, updated_at, source)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(runner) DO UPDATE SET forward = excluded.forward, up = excluded.up,
+                       near_leg = excluded.near_leg, updated_at = excluded.updated_at, source = excluded.source""",
+                (cal.runner, cal.forward, cal.up, cal.near_leg, cal.updated_at, cal.source),
+            )
+            self.calibration_version += 1
+        return cal
+
+    def hip_calibration(self, runner: str | None) -> HipCalibration | None:
+        if not runner:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT runner, forward, up, near_leg, updated_at, source FROM hip_calibrations WHERE runner = ?",
+                (runner,),
+            ).fetchone()
+        return None if row is None else HipCalibration(**dict(row))
+
+    def clear_hip_calibration(self, runner: str) -> bool:
+        with self._tx() as db:
+            removed = db.execute("DELETE FROM hip_calibrations WHERE runner = ?", (runner,)).rowcount > 0
+            self.calibration_version += 1
+        return removed
 
     # ---- summaries and exports -----------------------------------------------------------
     def session_summary(self, session_id: int) -> dict[str, Any]:
