@@ -5,6 +5,8 @@ Matching: within the truth's labelled frame range, each labelled event is paired
 detected event of the same leg and type not already paired, within a tolerance of 0.4 step times
 (from the labelled strikes) and at most 0.15 s; unpaired detections in the range are false events.
 Times are converted with the analysis's frame rate (the true capture rate of slow-motion footage).
+Angles: the labelled ones were clicked in the image; they are levelled with the labeller's camera roll
+(as the analysis levels its own with the roll it found) before they are compared.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from hipcam.atomic import write_text
 from hipcam.domain import UNKNOWN
 from hipcam.errors import HipcamError
+from hipcam.gait.kinematics import level_axis_angle
 from hipcam.records.truth import Truth, load_truth
 
 EVENT_TYPES = ("foot_strike", "toe_off")
@@ -155,13 +158,25 @@ def _event_score(
     return score, matched
 
 
+def levelled_truth_angles(truth: Truth) -> list[tuple[int, float, float, float]]:
+    """(frame, thigh, trunk, hip extension) of each labelled toe-off, from the image vertical (how they
+    were clicked) to the true vertical with the labeller's own camera roll, like the analysis's."""
+    d = 1 if truth.running_direction == "right" else -1
+    roll = -truth.roll_deg  # the truth file's roll is + rising to the right; hipcam's + descending
+    out = []
+    for a in truth.toe_off_angles:
+        thigh = float(level_axis_angle(a.thigh_deg, d, roll, up=False))
+        trunk = float(level_axis_angle(a.trunk_deg, d, roll, up=True))
+        out.append((a.frame, thigh, trunk, thigh - trunk))
+    return out
+
+
 def _angle_scores(truth: Truth, strides: list[dict[str, Any]], to_matched: dict, tol: float) -> list[AngleScore]:
     """Angles at the labelled toe-offs vs the stride whose toe-off was matched to them."""
-    pairs = {"hip_extension_at_toe_off_deg": "hip_ext_deg", "trunk_lean_at_toe_off_deg": "trunk_deg",
-             "thigh_at_toe_off_deg": "thigh_deg"}  # fmt: skip
+    pairs = {"hip_extension_at_toe_off_deg": 3, "trunk_lean_at_toe_off_deg": 2, "thigh_at_toe_off_deg": 1}
     errors: dict[str, list[float]] = {k: [] for k in pairs}
-    for ang in truth.toe_off_angles:
-        frame = to_matched.get((truth.near_leg, ang.frame))
+    for ang in levelled_truth_angles(truth):
+        frame = to_matched.get((truth.near_leg, ang[0]))
         if frame is None:
             continue
         stride = next((s for s in strides if s.get("leg") == truth.near_leg and s.get("toe_off_frame") == frame), None)
@@ -170,7 +185,7 @@ def _angle_scores(truth: Truth, strides: list[dict[str, Any]], to_matched: dict,
         for mine, theirs in pairs.items():
             value = stride.get(mine)
             if isinstance(value, int | float):
-                errors[mine].append(float(value) - float(getattr(ang, theirs)))
+                errors[mine].append(float(value) - ang[theirs])
     return [
         AngleScore(k, len(v), _stat(v, np.mean), None if not v else float(np.sqrt(np.mean(np.square(v)))))
         for k, v in errors.items()

@@ -25,8 +25,10 @@ its trailing buffer (every 0.1 s) and reports an event once the buffer extends `
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -38,6 +40,7 @@ from hipcam.gait.filters import fill_gaps, nanmedian_last_axis, running_nanmedia
 FOOT_POINTS = ("heel", "foot_index")
 _GROUND_PERCENTILE = 95
 _GROUND_SPEED_WINDOW_S = 1.5  # the ground's velocity is a running median over this long
+_GROUND_WINDOW_S = 2.0  # the ground level, a running percentile over this long (live: within its buffer)
 
 
 @dataclass(frozen=True)
@@ -134,20 +137,34 @@ def _smooth(track: np.ndarray, fps: float, params: GaitParams) -> np.ndarray:
     return smooth.reshape(track.shape)
 
 
-def _ground_velocity(vel: np.ndarray, down: np.ndarray, fps: float) -> np.ndarray:
-    """[N]: running median (over _GROUND_SPEED_WINDOW_S) of the forward velocity of every foot point
-    that is down, evaluated every eighth of a window and interpolated between (it changes slowly)."""
-    v = np.where(down, vel, np.nan).reshape(len(vel), -1)
-    n, half = len(v), max(1, round(_GROUND_SPEED_WINDOW_S * fps / 2))
+def _running(values: np.ndarray, fps: float, window_s: float, stat: Any) -> np.ndarray:
+    """stat(window samples [m, ...]) -> [...] over a centered window of `window_s`, evaluated every
+    eighth of a window and interpolated between (the ground changes slowly): [N, ...]."""
+    n, half = len(values), max(1, round(window_s * fps / 2))
     at = np.unique(np.r_[np.arange(0, n, max(1, half // 4)), n - 1])
-    pad = np.full((n + 2 * half, v.shape[1]), np.nan)
-    pad[half : half + n] = v
-    windows = np.stack([pad[i : i + 2 * half + 1].ravel() for i in at])
-    med = nanmedian_last_axis(windows)
-    good = np.isfinite(med)
-    if not good.any():
-        return np.full(n, float(nanmedian_last_axis(v.ravel())) if np.isfinite(v).any() else 0.0)
-    return np.interp(np.arange(n), at[good], med[good])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # windows with nothing measured
+        got = np.array([stat(values[max(i - half, 0) : i + half + 1]) for i in at]).reshape(len(at), -1)
+    out = np.full((n, got.shape[1]), np.nan)
+    for c in range(got.shape[1]):
+        good = np.isfinite(got[:, c])
+        if good.any():
+            out[:, c] = np.interp(np.arange(n), at[good], got[good, c])
+    return out.reshape((n, *values.shape[1:])) if got.shape[1] == int(np.prod(values.shape[1:])) else out[:, 0]
+
+
+def _ground_velocity(vel: np.ndarray, down: np.ndarray, fps: float) -> np.ndarray:
+    """[N]: running median of the forward velocity of every foot point that is down (0 if none is)."""
+    v = np.where(down, vel, np.nan).reshape(len(vel), -1)
+    ground = _running(v, fps, _GROUND_SPEED_WINDOW_S, lambda w: nanmedian_last_axis(w.ravel()))
+    return np.where(np.isfinite(ground), ground, 0.0)
+
+
+def _ground_level(y: np.ndarray, fps: float) -> np.ndarray:
+    """[N, ...]: each foot point's ground level, its running 95th-percentile image height. Running, not
+    one level per clip: a runner who drifts fore and aft on the belt lands higher or lower in the
+    image (perspective), by 0.1 trunk lengths on the home clip."""
+    return _running(y, fps, _GROUND_WINDOW_S, lambda w: np.nanpercentile(w, _GROUND_PERCENTILE, axis=0))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -181,9 +198,7 @@ def foot_contact(
     for li, pi in np.ndindex(*pts.shape[1:3]):
         pts[glitches(pts[:, li, pi], fps, params.event_max_speed, spiked=spiked[:, li, pi]), li, pi] = np.nan
     pts = _smooth(pts, fps, params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a point never measured
-        ground = np.nanpercentile(pts[..., 1], _GROUND_PERCENTILE, axis=0)  # per leg and point
+    ground = _ground_level(pts[..., 1], fps)  # per leg and point
     with np.errstate(invalid="ignore"):
         down = pts[..., 1] >= ground - params.contact_height
     vel = np.gradient(pts[..., 0], axis=0) * fps if len(pts) > 1 else np.zeros(pts.shape[:3])
@@ -196,12 +211,17 @@ def foot_contact(
     return contact, {leg: known_all[:, i] for i, leg in enumerate(legs)}
 
 
-def contact_events(contact: dict[str, np.ndarray], known: dict[str, np.ndarray]) -> list[FootEvent]:
-    """Foot strikes (first contact frame) and toe-offs (last), where the frame beyond is measured."""
+def contact_events(
+    contact: dict[str, np.ndarray], known: dict[str, np.ndarray], min_frames: int = 1
+) -> list[FootEvent]:
+    """Foot strikes (first contact frame) and toe-offs (last), where the frame beyond is measured, of
+    contacts at least `min_frames` long (one cut short by the data's end is not a stance yet)."""
     events: list[FootEvent] = []
     for leg in contact:
         c, k = contact[leg], known[leg]
         for a, b in _runs(c):
+            if b - a + 1 < min_frames:
+                continue
             if a > 0 and k[a - 1]:
                 events.append(FootEvent(a, leg, "foot_strike"))
             if b < len(c) - 1 and k[b + 1]:
@@ -212,7 +232,7 @@ def contact_events(contact: dict[str, np.ndarray], known: dict[str, np.ndarray])
 def find_events(tracks: dict[str, np.ndarray], fps: float, params: GaitParams) -> list[FootEvent]:
     """Foot strikes and toe-offs of both legs from their foot tracks (`foot_tracks`)."""
     contact, known = foot_contact(tracks, fps, params)
-    return contact_events(contact, known)
+    return contact_events(contact, known, math.ceil(params.min_contact_s * fps - 1e-9))
 
 
 def settle_s(params: GaitParams) -> float:

@@ -302,6 +302,12 @@ def identity_segments(xy: np.ndarray, ok: np.ndarray, max_jump: float = 1.0, max
     return seg
 
 
+# Body width is judged on its median over this long: a runner's shoulders turn with the arm swing
+# (0.39-0.41 trunk lengths for a few frames each stride on the home clip, in a plain side view), while
+# turning to face the camera takes far longer.
+SIDE_VIEW_WINDOW_S = 1.0
+
+
 def body_width(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """[...]: horizontal shoulder (or hip, the larger) width / trunk length. ~0-0.25 in a side view,
     0.4-0.8 facing the camera; NaN without the joints."""

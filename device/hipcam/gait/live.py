@@ -34,6 +34,7 @@ from hipcam.gait.history import FrameHistory
 from hipcam.gait.identity import IdentityGuard
 from hipcam.gait.kinematics import (
     CHANNELS,
+    SIDE_VIEW_WINDOW_S,
     THIGH,
     TRUNK,
     TRUNK_SIDE,
@@ -139,9 +140,9 @@ class LiveGait:
             self._restart(self._frame)
 
     def _facing_camera(self, xy: np.ndarray, ok: np.ndarray) -> bool:
-        """Not a side view (median body width over the last ~0.3 s above max_body_width)."""
+        """Not a side view (median body width over the last SIDE_VIEW_WINDOW_S above max_body_width)."""
         self._widths.append(float(body_width(xy, ok)))
-        del self._widths[: -max(1, round(0.3 * self.fps))]
+        del self._widths[: -max(1, round(SIDE_VIEW_WINDOW_S * self.fps))]
         widths = [w for w in self._widths if math.isfinite(w)]
         return bool(widths) and float(np.median(widths)) > self.params.max_body_width
 

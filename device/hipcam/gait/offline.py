@@ -14,6 +14,7 @@ from hipcam.errors import HipcamError, LandmarksFileError
 from hipcam.gait.events import FootEvent, find_events, foot_tracks, toe_off_between
 from hipcam.gait.filters import design_filter, fill_gaps, odd_window, zero_lag
 from hipcam.gait.kinematics import (
+    SIDE_VIEW_WINDOW_S,
     clean_pose,
     direction_name,
     direction_votes,
@@ -115,7 +116,7 @@ def _prepare(series: LandmarkSeries, params: GaitParams, rate: float, roll: floa
     ok = joint_ok(lm, params)
     xy = level_landmarks(lm, series.width, series.height, roll)
     clean_pose(xy, ok, rate, params)
-    side = side_view(xy, ok, params.max_body_width, odd_window(0.3 * rate))
+    side = side_view(xy, ok, params.max_body_width, odd_window(SIDE_VIEW_WINDOW_S * rate))
     # A turn away from the side view also ends a segment: no stride spans it.
     segments = identity_segments(xy, ok) + np.concatenate(([0], np.cumsum(side[1:] != side[:-1])))
     d_frame = segment_directions(params, direction_votes(xy, ok), segments)

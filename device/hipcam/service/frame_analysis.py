@@ -5,6 +5,13 @@ built on the first frame, when the frame size (which the normalized landmarks re
 level mode "auto", the camera roll (from that frame) are known. It is rebuilt when another person
 takes over and when the page settings change what it uses (hipcam.service.settings, read through
 its versioned ``applied()``), so no stride spans two runners or two settings.
+
+Hip calibration: the active runner's offset (hipcam.gait.calibration, set by the pipeline with
+``set_hip_calibration``) moves the hip landmarks of every frame before the mask measures and the
+gait tracker see them, and the camera view is drawn from those same landmarks, so the page shows
+the hip point in use. A new calibration (or another runner's) rebuilds the tracker, like a
+settings change. Each ``Analysis`` also carries the frame's pose as BlazePose gave it, which a
+clinician's tap on that frame is measured against.
 """
 
 from __future__ import annotations
@@ -20,14 +27,17 @@ import numpy as np
 
 from hipcam.config import HipcamConfig, LevelConfig
 from hipcam.config.gait import GaitParams
-from hipcam.domain import LevelInfo
+from hipcam.domain import HIPS, LevelInfo
 from hipcam.gait import report
+from hipcam.gait.calibration import HipOffset, apply_hip_offset
 from hipcam.gait.live import LiveGait, LiveUpdate
 from hipcam.gait.strides import Stride
 from hipcam.pose.tracker import BlazePose, PoseResult, StageTimings
+from hipcam.records.store import HipCalibration
 from hipcam.records.stride import StrideRecord
 from hipcam.service.capture_worker import CapturedFrame
 from hipcam.service.settings import AppliedSettings, Settings
+from hipcam.service.state import FramePose
 from hipcam.vision.mask_features import measure_normalized
 from hipcam.vision.roll import resolve_level
 
@@ -66,11 +76,12 @@ def make_gait(params: GaitParams, fps_hint: float, roll_deg: float, frame_size: 
 
 @dataclass(frozen=True)
 class Analysis:
-    landmarks: np.ndarray | None  # [33, 5], x/y normalized
+    landmarks: np.ndarray | None  # [33, 5], x/y normalized, as analysed (hip calibration applied)
     update: LiveUpdate
     timings: dict[str, float]  # seconds per metrics stage
     detector_ran: bool
     restarted: bool = False  # a new gait tracker started at this frame (its frame numbers restart)
+    pose: FramePose | None = None  # the pose before the calibration (None: nobody found)
 
 
 class MaskMeter:
@@ -81,7 +92,7 @@ class MaskMeter:
         self._cost = 0.0  # moving average, seconds
         self._n = 0
 
-    def features(self, result: PoseResult, direction: str) -> np.ndarray | None:
+    def features(self, result: PoseResult, landmarks: np.ndarray, direction: str) -> np.ndarray | None:
         if result.mask_logits is None:
             return None
         self._n += 1
@@ -90,7 +101,7 @@ class MaskMeter:
         t0 = time.perf_counter()
         mask = result.mask_image()
         d = 1 if direction == "right" else -1
-        row = None if mask is None else measure_normalized(mask, result.landmarks, d)
+        row = None if mask is None else measure_normalized(mask, landmarks, d)
         dt = time.perf_counter() - t0
         self._cost = dt if self._n == 1 else 0.8 * self._cost + 0.2 * dt
         return row
@@ -115,6 +126,15 @@ class Analyzer:
         self._built_for: tuple[LevelConfig, GaitParams] | None = None  # what the current tracker uses
         self._mask = MaskMeter()
         self.level: LevelInfo | None = None  # applied by the current tracker
+        self._hip: HipCalibration | None = None  # the active runner's, applied to every frame
+        self._near: str | None = None  # the near leg the tracker last reported
+
+    def set_hip_calibration(self, calibration: HipCalibration | None) -> None:
+        """The hip calibration for the frames from now on; a change ends the tracker (no stride
+        is measured half with one hip point and half with another)."""
+        if _key(calibration) != _key(self._hip):
+            self._gait = None
+        self._hip = calibration
 
     def _follow_settings(self) -> None:
         """A new settings version that changes what the tracker uses ends the tracker."""
@@ -133,11 +153,27 @@ class Analyzer:
         gait = self._gait or self._start_gait(frame.image)
         timings = _seconds(self.pose.timings)
         t0 = time.perf_counter()
-        features = self._mask.features(result, gait.direction) if result is not None else None
-        landmarks = result.landmarks if result is not None else None
+        direction = gait.direction
+        landmarks, pose = self._calibrated(result, frame.image.shape, direction)
+        features = None if result is None or landmarks is None else self._mask.features(result, landmarks, direction)
         update = gait.update(frame.timestamp_s, landmarks, features)
+        self._near = update.near_leg
         timings["gait"] = time.perf_counter() - t0
-        return Analysis(landmarks, update, timings, self.pose.timings.detector_ms > 0, restarted)
+        return Analysis(landmarks, update, timings, self.pose.timings.detector_ms > 0, restarted, pose)
+
+    def _calibrated(
+        self, result: PoseResult | None, shape: tuple[int, ...], direction: str
+    ) -> tuple[np.ndarray | None, FramePose | None]:
+        """(the landmarks to analyse, the frame's pose) with the hip calibration applied, if any."""
+        if result is None:
+            return None, None
+        h, w = shape[:2]
+        raw, cal = result.landmarks, self._hip
+        near = self._near or (cal.near_leg if cal is not None else None)
+        if cal is None:
+            return raw, FramePose(raw, w, h, direction, near)
+        used = apply_hip_offset(raw, w, h, HipOffset(cal.forward, cal.up), near or "left", direction)
+        return used, FramePose(raw, w, h, direction, near, used[list(HIPS), :2])
 
     def _start_gait(self, image: np.ndarray) -> GaitModel:
         level, params = self._applied.level, self._applied.gait
@@ -147,6 +183,10 @@ class Analyzer:
         h, w = image.shape[:2]
         self._gait = self._gait_factory(params, fps_hint, self.level.roll_deg, (w, h))
         return self._gait
+
+
+def _key(calibration: HipCalibration | None) -> tuple[str, float, float] | None:
+    return None if calibration is None else (calibration.runner, calibration.forward, calibration.up)
 
 
 def _seconds(t: StageTimings) -> dict[str, float]:

@@ -4,6 +4,12 @@ The pipeline calls ``publish_*`` from its frame loop; web threads call ``snapsho
 ``wait_for_change()`` and ``latest_frame()``. Every read returns immutable data built under a
 short lock, and the JSON the live page streams is serialized once per version and cached, so ten
 viewers cost ten socket writes, not ten serializations inside the frame loop.
+
+Hip calibration: the camera view shows the landmarks the analysis used (with the runner's hip
+calibration applied). A tap on a paused camera frame needs that frame's pose as BlazePose gave it,
+so the frame loop notes each analysed frame's ``FramePose`` (``note_pose``, keyed by its capture
+time) and ``publish_camera`` keeps the one of each camera frame; ``camera_pose(seq)`` finds it for
+the last ``CAMERA_POSES_KEPT`` camera frames (about 10 s at the camera view's rate).
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from hipcam.domain import CLASSES, CLASSIFIED, LEGS, STATUSES, LevelInfo, Status
 from hipcam.records.stride import StrideRecord
@@ -25,6 +33,8 @@ PLOT_SAMPLES = 900
 RECENT_STRIDES = 60
 # A live event carries only the newest samples; the page asks /api/state once for the history.
 TAIL_SECONDS = 1.0
+CAMERA_POSES_KEPT = 64  # camera frames whose pose a calibration tap may still refer to
+NOTED_POSES = 32  # analysed frames whose pose waits for the camera-view encoder
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,31 @@ class LiveMetrics:
 
 
 @dataclass(frozen=True)
+class FramePose:
+    """One analysed frame's pose as BlazePose gave it (before any hip calibration), and what a tap
+    on that frame needs to calibrate the hip."""
+
+    landmarks: np.ndarray  # [33, 5], x/y normalized to width/height; never mutated
+    width: int  # the analysed frame's size
+    height: int
+    direction: str  # running direction the analysis used ("left" | "right")
+    near_leg: str | None
+    hips_used: np.ndarray | None = None  # [2, 2] left/right hip (normalized) after the calibration
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (stored beside a stride's snapshot)."""
+        lm = np.asarray(self.landmarks, dtype=np.float64)
+        return {
+            "width": int(self.width),
+            "height": int(self.height),
+            "direction": self.direction,
+            "near_leg": self.near_leg,
+            "landmarks": [[_num(v, 5) for v in row] for row in lm.tolist()],
+            "hips_used": None if self.hips_used is None else [[_num(v, 5) for v in p] for p in self.hips_used.tolist()],
+        }
+
+
+@dataclass(frozen=True)
 class CameraFrame:
     """The newest JPEG for the camera view and the landmarks of that same frame."""
 
@@ -49,7 +84,12 @@ class CameraFrame:
     width: int
     height: int
     captured_at: float
-    landmarks: tuple[tuple[float, float, float], ...] | None  # x, y normalized; visibility
+    landmarks: tuple[tuple[float, float, float], ...] | None  # x, y normalized; visibility (as analysed)
+    pose: FramePose | None = None  # the frame's pose before the hip calibration
+
+    @property
+    def hip_calibrated(self) -> bool:
+        return self.pose is not None and self.pose.hips_used is not None
 
 
 @dataclass
@@ -80,6 +120,8 @@ class LiveState:
         self._current_class: str | None = None
         self._camera: CameraFrame | None = None
         self._camera_seq = 0
+        self._noted: OrderedDict[float, FramePose] = OrderedDict()  # captured_at -> pose, not yet shown
+        self._camera_poses: deque[tuple[int, FramePose]] = deque(maxlen=CAMERA_POSES_KEPT)
         self._flags: dict[str, Any] = {"snapshots_paused": False, "disk_free_mb": None, "session_id": None}
         self._cache: dict[str, tuple[int, str]] = {}
         self._level: LevelInfo | None = None  # None until the gait tracker has started
@@ -154,8 +196,18 @@ class LiveState:
             lm = tuple((_num(p[0], 4) or 0.0, _num(p[1], 4) or 0.0, _num(p[2], 2) or 0.0) for p in landmarks)
         with self._lock:
             self._camera_seq += 1
-            self._camera = CameraFrame(self._camera_seq, jpeg, width, height, captured_at, lm)
+            pose = self._noted.get(captured_at)
+            self._camera = CameraFrame(self._camera_seq, jpeg, width, height, captured_at, lm, pose)
+            if pose is not None:
+                self._camera_poses.append((self._camera_seq, pose))
             return self._camera_seq
+
+    def note_pose(self, captured_at: float, pose: FramePose) -> None:
+        """The pose of an analysed frame, for the camera frame made from it (cheap: frame loop)."""
+        with self._lock:
+            self._noted[captured_at] = pose
+            while len(self._noted) > NOTED_POSES:
+                self._noted.popitem(last=False)
 
     def _add_stride(self, stride: StrideRecord) -> None:
         self._strides.append(stride)
@@ -220,6 +272,12 @@ class LiveState:
         with self._lock:
             return self._camera
 
+    def camera_pose(self, seq: int) -> tuple[CameraFrame | None, FramePose | None]:
+        """(the newest camera frame, the pose of camera frame ``seq``, if still kept)."""
+        with self._lock:
+            pose = next((p for s, p in reversed(self._camera_poses) if s == seq), None)
+            return self._camera, pose
+
     def snapshot(self, full: bool = True) -> dict[str, Any]:
         with self._lock:
             return self._snapshot_locked(full)
@@ -282,6 +340,8 @@ class LiveState:
         classified = [s for s in recent if s.cls in CLASSIFIED]  # unknown strides carry no trusted angles
         ext = [s.hip_extension_deg for s in classified if s.hip_extension_deg is not None]
         lean = [s.trunk_lean_deg for s in classified if s.trunk_lean_deg is not None]
+        ext_to = [s.hip_extension_at_toe_off_deg for s in classified if s.hip_extension_at_toe_off_deg is not None]
+        lean_to = [s.trunk_lean_at_toe_off_deg for s in classified if s.trunk_lean_at_toe_off_deg is not None]
         rolling: dict[str, int] = dict.fromkeys(CLASSES, 0)
         for s in recent:
             if s.cls in rolling:
@@ -294,5 +354,11 @@ class LiveState:
             "counts": dict(summary.counts),
             "hip_extension_deg": _num(sum(ext) / len(ext), 1) if ext else None,
             "trunk_lean_deg": _num(sum(lean) / len(lean), 1) if lean else None,
+            "hip_extension_at_toe_off_deg": _mean(ext_to),
+            "trunk_lean_at_toe_off_deg": _mean(lean_to),
             "strides": len(recent),
         }
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return _num(sum(values) / len(values), 1) if values else None
