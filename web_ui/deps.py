@@ -16,7 +16,7 @@ from flask import current_app
 
 from hipcam.auth import AttemptLimiter
 from hipcam.config import HipcamConfig
-from hipcam.records.store import Store
+from hipcam.records.store import HipCalibration, Store
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
 
@@ -38,6 +38,16 @@ class HealthSource(Protocol):
         ...
 
 
+class CalibrationSource(Protocol):
+    """Turns a tap on a paused frame into a runner's stored hip calibration
+    (hipcam.service.calibration.HipCalibrator satisfies it). Raises ValueError for a tap that
+    cannot calibrate (a mis-tap: the message says why) and LookupError when the frame is gone."""
+
+    def from_live(self, runner: str, seq: int, tap: tuple[float, float]) -> HipCalibration: ...
+
+    def from_stride(self, runner: str, session_id: int, stride_id: int, tap: tuple[float, float]) -> HipCalibration: ...
+
+
 class BoardSource(Protocol):
     """Hardware warnings for /healthz (hipcam.service.metrics.board_warnings satisfies it)."""
 
@@ -53,6 +63,7 @@ class WebDeps:
     limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
     health: HealthSource | None = None  # without it there is no /healthz or /metrics
     board: BoardSource | None = None
+    calibrator: CalibrationSource | None = None  # without it a hip calibration cannot be tapped (503)
     secret_key: bytes | None = None  # signs the login cookie; persist it so logins survive a restart
     on_viewers: Callable[[int], None] | None = None  # told how many live streams are open
     stream_max_s: float = 300.0

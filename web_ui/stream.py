@@ -19,6 +19,7 @@ from typing import cast
 
 from flask import Blueprint, Flask, Response, current_app, request
 
+from hipcam.domain import HIPS
 from hipcam.service.state import LiveState
 from web_ui.deps import deps
 from web_ui.security import ApiError
@@ -147,6 +148,11 @@ def frame() -> Response:
     resp.headers["X-Captured-At"] = f"{cam.captured_at:.3f}"
     # The landmarks of exactly this frame, so the skeleton never drifts from the image.
     resp.headers["X-Landmarks"] = json.dumps(cam.landmarks, separators=(",", ":")) if cam.landmarks else ""
+    # Whether its hips are the runner's calibrated ones; then also where BlazePose put them.
+    resp.headers["X-Hip-Calibrated"] = "1" if cam.hip_calibrated else "0"
+    if cam.hip_calibrated and cam.pose is not None:
+        raw = [[round(float(v), 4) for v in cam.pose.landmarks[hip, :2]] for hip in HIPS]
+        resp.headers["X-Hip-Landmarks"] = json.dumps(raw, separators=(",", ":"))
     return resp
 
 

@@ -119,9 +119,12 @@ class FakeGait:
 def web_app(store: Any, cfg: Any = None, state: Any = None, **deps: Any) -> Any:
     """The real web app around a store (and a live state, a config, other WebDeps fields)."""
     from hipcam.config import HipcamConfig
+    from hipcam.service.calibration import HipCalibrator
     from hipcam.service.state import LiveState
     from web_ui import create_app
     from web_ui.deps import WebDeps
 
+    state = state or LiveState()
     deps.setdefault("secret_key", b"k" * 32)
-    return create_app(WebDeps(state or LiveState(), store, cfg or HipcamConfig(), **deps))
+    deps.setdefault("calibrator", HipCalibrator(store, state))  # as hipcam serve wires it
+    return create_app(WebDeps(state, store, cfg or HipcamConfig(), **deps))

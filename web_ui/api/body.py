@@ -56,3 +56,45 @@ def notes(body: dict[str, Any]) -> str:
     if not isinstance(value, str) or len(value) > MAX_NOTES:
         raise ApiError(400, f"notes must be text of at most {MAX_NOTES} characters")
     return value
+
+
+def required_runner(value: Any) -> str:
+    """A runner's name (a session's ``runner`` text): non-empty text, at most MAX_RUNNER characters."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_RUNNER:
+        raise ApiError(400, f"runner must be the runner's name, 1 to {MAX_RUNNER} characters")
+    return value.strip()
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def tap(body: dict[str, Any]) -> tuple[float, float]:
+    """``tap``: [x, y] in the pixels of the image the page showed."""
+    value = body.get("tap")
+    xy = [_number(v) for v in value] if isinstance(value, list) and len(value) == 2 else [None]
+    if None in xy:
+        raise ApiError(400, "tap must be [x, y]: two numbers, pixels of the image that was tapped")
+    return float(xy[0] or 0.0), float(xy[1] or 0.0)
+
+
+def _whole(frame: dict[str, Any], key: str) -> int:
+    value = frame.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiError(400, f"frame.{key} must be a whole number")
+    return value
+
+
+def calibration_frame(body: dict[str, Any]) -> tuple[str, dict[str, int]]:
+    """``frame``: {"kind": "live", "seq": N} (a camera frame) or {"kind": "stride", "session_id": S,
+    "stride_id": T} (a stride's snapshot)."""
+    frame = body.get("frame")
+    kind = frame.get("kind") if isinstance(frame, dict) else None
+    if not isinstance(frame, dict) or kind not in ("live", "stride"):
+        raise ApiError(
+            400, 'frame must be {"kind": "live", "seq": N} or {"kind": "stride", "session_id": S, "stride_id": T}'
+        )
+    keys = ("seq",) if kind == "live" else ("session_id", "stride_id")
+    return kind, {key: _whole(frame, key) for key in keys}

@@ -101,6 +101,15 @@ def export_json(session_id: int) -> Response:
     return _attachment(jsonify(data), session_id, "json")
 
 
+@bp.get("/sessions/<int:session_id>/strides/<int:stride_id>/snapshot.json")
+def snapshot_pose(session_id: int, stride_id: int) -> Response:
+    """The landmarks of a stride's snapshot frame (as BlazePose gave them), for drawing and calibrating."""
+    pose = deps().store.snapshot_pose(session_id, stride_id)
+    if pose is None:
+        raise ApiError(404, "no landmarks saved with that stride's snapshot")
+    return jsonify(pose)
+
+
 @bp.get("/sessions/<int:session_id>/strides/<int:stride_id>/snapshot.jpg")
 def snapshot(session_id: int, stride_id: int) -> Response:
     path = deps().store.snapshot_path(session_id, stride_id)

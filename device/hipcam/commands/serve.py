@@ -26,6 +26,7 @@ from hipcam.commands.config_check import check_camera_device
 from hipcam.config import HipcamConfig
 from hipcam.errors import VideoError
 from hipcam.records.store import Store
+from hipcam.service.calibration import HipCalibrator
 from hipcam.service.metrics import Metrics, board_warnings
 from hipcam.service.notify import Notifier, Watchdog
 from hipcam.service.pipeline import Pipeline
@@ -108,6 +109,7 @@ def _build(cfg: HipcamConfig) -> _Service:
         board=board_warnings,
         secret_key=load_secret(data_dir),
         on_viewers=metrics.set_viewers,
+        calibrator=HipCalibrator(store, state),
     )
     return _Service(state, store, settings, metrics, Notifier(), web)
 

@@ -8,6 +8,11 @@ Failures are states, not crashes: a lost camera is retried in-process (capture.r
 that hangs is reported after ``STALL_AFTER_S``; a missing or corrupt model shows "model not loaded"
 (the camera view keeps running) and is retried every ``MODEL_RETRY_S``.
 
+Hip calibration: before each frame the loop checks (two attribute reads) whether the running session
+or the store's calibrations changed, and hands the active runner's calibration to the analyzer. Each
+analysed frame's uncalibrated pose goes to the state (for a tap on the paused camera view) and into
+a ring keyed like the snapshot ring, so a stride's snapshot is stored with the pose of its frame.
+
 Watchdog: fed for every analysed frame, and while the capture thread is alive and actively retrying
 a lost camera (a restart would not bring the camera back, it would only hit the unit's start
 limit). A wedged frame loop or a hung camera read feeds nothing, so systemd restarts the service.
@@ -20,16 +25,17 @@ import queue
 import statistics
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from hipcam.capture import FrameSource
 from hipcam.config import HipcamConfig
 from hipcam.errors import HipcamError
 from hipcam.records.store import Store
 from hipcam.records.stride import StrideRecord
-from hipcam.service.capture_worker import CapturedFrame, CaptureWorker, FreshestSlot
+from hipcam.service.capture_worker import CapturedFrame, CaptureWorker, FreshestSlot, shrunk_size
 from hipcam.service.frame_analysis import (
     Analysis,
     Analyzer,
@@ -43,7 +49,7 @@ from hipcam.service.frame_analysis import (
 from hipcam.service.preview import PreviewEncoder
 from hipcam.service.settings import Settings
 from hipcam.service.snapshots import SnapshotRing
-from hipcam.service.state import LiveMetrics, LiveState
+from hipcam.service.state import FramePose, LiveMetrics, LiveState
 from hipcam.service.telemetry import NullOps, Ops
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,30 @@ class _Pending:
     session_id: int
     stride: StrideRecord
     snapshot: bytes | None
+    pose: dict[str, Any] | None = None  # the snapshot frame's pose, saved beside it
+
+
+class PoseRing:
+    """The uncalibrated pose of the last frames, keyed like the SnapshotRing (the tracker's frame
+    numbers), with the same fallback to the newest frame, so a snapshot and its pose agree."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._poses: OrderedDict[int, FramePose | None] = OrderedDict()
+
+    def clear(self) -> None:
+        self._poses.clear()
+
+    def keep(self, number: int, pose: FramePose | None) -> None:
+        self._poses[number] = pose
+        self._poses.move_to_end(number)
+        while len(self._poses) > self.capacity:
+            self._poses.popitem(last=False)
+
+    def get(self, number: int | None) -> FramePose | None:
+        if number is not None and number in self._poses:
+            return self._poses[number]
+        return next(reversed(self._poses.values()), None)
 
 
 class RecentCadence:
@@ -111,7 +141,7 @@ class StrideWriter:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             try:
-                saved = self._store.add_stride(item.session_id, item.stride, item.snapshot)
+                saved = self._store.add_stride(item.session_id, item.stride, item.snapshot, item.pose)
             except Exception:  # the writer must outlive one bad row (disk error, locked db)
                 log.exception("could not store a stride")
                 self._ops.pipeline_error("store")
@@ -150,6 +180,8 @@ class Pipeline:
         self._analyzer: Analyzer | None = None
         self._pose_tried = -MODEL_RETRY_S
         self._ring = SnapshotRing(SNAPSHOT_RING, cfg.storage.snapshot_width)
+        self._poses = PoseRing(SNAPSHOT_RING)
+        self._calibration_for: tuple[int | None, int] | None = None  # (session, store calibration version)
         self._stall_after = max(STALL_AFTER_S, 3.0 / max(source.fps, 1.0)) if source.fps else STALL_AFTER_S
         self._last_person = time.monotonic()
         self._frame_dt: float | None = None
@@ -220,6 +252,7 @@ class Pipeline:
         self._pose_tried = now
         try:
             self._analyzer = Analyzer(self.cfg, self._pose_loader(self.cfg), self._gait_factory, self.settings)
+            self._calibration_for = None  # the new analyzer has no calibration yet
         except HipcamError as exc:
             log.error("model not loaded: %s", exc)
             self.state.set_status("model_missing", f"Model not loaded: {exc}")
@@ -232,12 +265,17 @@ class Pipeline:
         if analyzer is None:
             self.preview.offer(frame.image, None, frame.captured_at)
             return
+        self._follow_calibration(analyzer)
         out = analyzer.run(frame)
         if out.restarted:
             self._ring.clear()  # the new tracker's frame numbers start again; old frames would alias
+            self._poses.clear()
             if analyzer.level is not None:
                 self.state.set_level(analyzer.level)
         self._ring.keep(out.update.frame, frame.timestamp_s, frame.image)
+        self._poses.keep(out.update.frame, out.pose)
+        if out.pose is not None:
+            self.state.note_pose(frame.captured_at, out.pose)
         self._publish(frame, out, time.perf_counter() - started)
         self.preview.offer(frame.image, out.landmarks, frame.captured_at)
         timings = {**out.timings, "capture": max(0.0, waited)}
@@ -289,6 +327,22 @@ class Pipeline:
             self._session = active
             self.state.set_flags(session_id=active)
 
+    def _follow_calibration(self, analyzer: Analyzer) -> None:
+        """The running session's runner's hip calibration, re-read when the session or a
+        calibration changed (the store's version), else nothing is read."""
+        store = self.store
+        if store is None:
+            return
+        key = (store.active_session_id, store.calibration_version)
+        if key == self._calibration_for:
+            return
+        session = store.get_session(key[0]) if key[0] is not None else None
+        runner = session["runner"] if session is not None and session["runner"] else None
+        calibration = store.hip_calibration(runner)
+        analyzer.set_hip_calibration(calibration)
+        self.state.set_flags(runner=runner, hip_calibration=calibration.to_json() if calibration else None)
+        self._calibration_for = key
+
     def _store_strides(self, strides: tuple[StrideRecord, ...]) -> None:
         if not strides or self.store is None or self.writer is None:
             return
@@ -301,7 +355,17 @@ class Pipeline:
             snap = None if disk.snapshots_paused else self._ring.jpeg(_peak_or_end(stride))
             if disk.snapshots_paused:
                 self.ops.snapshot_skipped_low_disk()
-            self.writer.submit(_Pending(session, stride, snap))
+            pose = self._snapshot_pose(_peak_or_end(stride)) if snap is not None else None
+            self.writer.submit(_Pending(session, stride, snap, pose))
+
+    def _snapshot_pose(self, number: int | None) -> dict[str, Any] | None:
+        pose = self._poses.get(number)
+        if pose is None:
+            return None
+        out = pose.to_json()
+        width = self.cfg.storage.snapshot_width  # the snapshot ring's shrink, so taps map onto its JPEG
+        _, out["image_height"], out["image_width"] = shrunk_size(pose.height, pose.width, width, width)
+        return out
 
 
 def _peak_or_end(stride: StrideRecord) -> int | None:

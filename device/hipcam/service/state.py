@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -121,8 +121,9 @@ class LiveState:
         self._camera: CameraFrame | None = None
         self._camera_seq = 0
         self._noted: OrderedDict[float, FramePose] = OrderedDict()  # captured_at -> pose, not yet shown
-        self._camera_poses: deque[tuple[int, FramePose]] = deque(maxlen=CAMERA_POSES_KEPT)
-        self._flags: dict[str, Any] = {"snapshots_paused": False, "disk_free_mb": None, "session_id": None}
+        self._camera_poses: deque[CameraFrame] = deque(maxlen=CAMERA_POSES_KEPT)  # with a pose
+        self._flags: dict[str, Any] = {"snapshots_paused": False, "disk_free_mb": None, "session_id": None,
+                                       "runner": None, "hip_calibration": None}  # fmt: skip
         self._cache: dict[str, tuple[int, str]] = {}
         self._level: LevelInfo | None = None  # None until the gait tracker has started
         self.closed = False
@@ -198,8 +199,8 @@ class LiveState:
             self._camera_seq += 1
             pose = self._noted.get(captured_at)
             self._camera = CameraFrame(self._camera_seq, jpeg, width, height, captured_at, lm, pose)
-            if pose is not None:
-                self._camera_poses.append((self._camera_seq, pose))
+            if pose is not None:  # kept without its JPEG: the page holds the image it paused on
+                self._camera_poses.append(replace(self._camera, jpeg=b""))
             return self._camera_seq
 
     def note_pose(self, captured_at: float, pose: FramePose) -> None:
@@ -272,11 +273,10 @@ class LiveState:
         with self._lock:
             return self._camera
 
-    def camera_pose(self, seq: int) -> tuple[CameraFrame | None, FramePose | None]:
-        """(the newest camera frame, the pose of camera frame ``seq``, if still kept)."""
+    def camera_frame(self, seq: int) -> CameraFrame | None:
+        """Camera frame ``seq`` (without its JPEG) with its pose, if it had one and is still kept."""
         with self._lock:
-            pose = next((p for s, p in reversed(self._camera_poses) if s == seq), None)
-            return self._camera, pose
+            return next((c for c in reversed(self._camera_poses) if c.seq == seq), None)
 
     def snapshot(self, full: bool = True) -> dict[str, Any]:
         with self._lock:
