@@ -6,6 +6,7 @@ The same gait code runs live in the service; this is its offline, zero-lag use o
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,7 @@ from hipcam.capture.opencv_source import OpenCVSource
 from hipcam.config import HipcamConfig
 from hipcam.errors import HipcamError, VideoError
 from hipcam.gait import offline, report
+from hipcam.gait.calibration import HipOffset, apply_hip_offset, clip_direction
 from hipcam.records import landmarks_file
 from hipcam.vision.roll import resolve_level
 
@@ -48,9 +50,13 @@ def run_analyze(
     landmarks_out: Path | None,
     json_out: Path | None,
     progress: bool = True,
+    hip_offset: tuple[float, float] | None = None,
 ) -> int:
+    """``hip_offset``: (forward, up) in trunk lengths, a clinician's hip calibration applied to every
+    frame before the analysis (the landmarks written by --landmarks-out stay BlazePose's own)."""
     if fps is not None and not 1.0 <= fps <= 10000.0:
         raise HipcamError(f"--fps {fps}: expected the true capture rate, from 1 to 10000 frames/s")
+    offset = HipOffset(*hip_offset).check() if hip_offset is not None else None
     level = cfg.level
     if video is not None:
         series = _landmarks_from_video(video, cfg, progress)
@@ -62,8 +68,21 @@ def run_analyze(
         roll = resolve_level(level, None).roll_deg  # no image: auto falls back to roll_deg
     if landmarks_out is not None:
         landmarks_file.save(landmarks_out, series)
+    if offset is not None:
+        series = _calibrated(series, offset, cfg)
     result = offline.analyze(series, cfg.gait, fps=fps or cfg.capture.true_fps, roll_deg=roll)
     print(report.format_table(result))
     if json_out is not None:
         write_text(json_out, json.dumps(report.to_dict(result), indent=2) + "\n")
     return 0
+
+
+def _calibrated(
+    series: landmarks_file.LandmarkSeries, offset: HipOffset, cfg: HipcamConfig
+) -> landmarks_file.LandmarkSeries:
+    """The series with the hip calibration applied (the clip's running direction; both hips move by
+    the same vector, so the near leg does not matter here)."""
+    lm = series.image_landmarks
+    direction = clip_direction(lm, series.width, series.height, cfg.gait)
+    moved = apply_hip_offset(lm, series.width, series.height, offset, "left", direction).astype(lm.dtype)
+    return replace(series, image_landmarks=moved)

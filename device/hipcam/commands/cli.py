@@ -7,6 +7,7 @@ stay fast, and a broken optional part cannot stop the others from running.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -51,6 +52,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         landmarks_out=Path(args.landmarks_out) if args.landmarks_out else None,
         json_out=Path(args.json) if args.json else None,
         progress=not args.no_progress,
+        hip_offset=args.hip_offset,
     )
 
 
@@ -139,13 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("fetch", cmd_fetch, "download and verify the BlazePose models and the demo clip")
     p.add_argument("--models-dir", help="where to put them (default: config paths.models_dir)")
 
-    p = add("analyze", cmd_analyze, "analyse a side-view video (or a landmarks file) stride by stride")
-    p.add_argument("video", nargs="?", help="video file")
-    p.add_argument("--landmarks", help="analyse this landmarks .npz instead of a video")
-    p.add_argument("--fps", type=float, help="true capture rate (slow-motion footage: e.g. 240)")
-    p.add_argument("--landmarks-out", help="write the landmarks (.npz, MediaPipe reference format)")
-    p.add_argument("--json", help="write the stride analysis as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_analyze(add("analyze", cmd_analyze, "analyse a side-view video (or a landmarks file) stride by stride"))
 
     p = add("bench", cmd_bench, "measure pose throughput, per-stage latency and memory on a video")
     p.add_argument("video")
@@ -180,6 +176,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_accuracy_tools(add)
     return parser
+
+
+def _add_analyze(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", nargs="?", help="video file")
+    p.add_argument("--landmarks", help="analyse this landmarks .npz instead of a video")
+    p.add_argument("--fps", type=float, help="true capture rate (slow-motion footage: e.g. 240)")
+    p.add_argument("--landmarks-out", help="write the landmarks (.npz, MediaPipe reference format)")
+    p.add_argument("--json", help="write the stride analysis as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--hip-offset",
+        type=_hip_offset,
+        metavar="FORWARD,UP",
+        help="a hip calibration: greater trochanter minus BlazePose's hip, in trunk lengths of the pelvis frame "
+        "(forward in the running direction, up toward the shoulders), e.g. 0.02,-0.12 (as GET /api/calibration gives)",
+    )
+
+
+def _hip_offset(text: str) -> tuple[float, float]:
+    """FORWARD,UP as two numbers; argparse reports anything else as a one-line usage error."""
+    parts = text.replace(" ", "").split(",")
+    try:
+        forward, up = (float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected FORWARD,UP, two numbers in trunk lengths, e.g. 0.02,-0.12"
+        ) from None
+    if not all(math.isfinite(v) for v in (forward, up)):
+        raise argparse.ArgumentTypeError(f"{text!r}: FORWARD and UP must be finite numbers")
+    return forward, up
 
 
 def _add_accuracy_tools(
