@@ -106,7 +106,7 @@ class GaitParams(BaseModel):
         0.08, gt=0.0, le=1.0, description="a foot within this height (trunk lengths) of its ground level is down"
     )
     contact_speed: float = Field(
-        0.6,
+        1.0,
         gt=0.0,
         le=20.0,
         description="a down foot moving within this speed (trunk lengths/s) of the ground is in contact",
@@ -119,7 +119,7 @@ class GaitParams(BaseModel):
         0.05, ge=0.0, le=0.5, description="dropouts up to this long inside a contact are closed"
     )
     event_cutoff_hz: float = Field(
-        12.0,
+        8.0,
         ge=1.0,
         le=60.0,
         description="low-pass cutoff of the foot positions for the events (clamped below 0.4 x fps)",

@@ -167,6 +167,16 @@ def _ground_level(y: np.ndarray, fps: float) -> np.ndarray:
     return _running(y, fps, _GROUND_WINDOW_S, lambda w: np.nanpercentile(w, _GROUND_PERCENTILE, axis=0))
 
 
+def _eroded(mask: np.ndarray, k: int) -> np.ndarray:
+    """mask [N, C] without the first and last k samples of each of its runs."""
+    out = mask.copy()
+    for c in range(mask.shape[1]):
+        for a, b in _runs(mask[:, c]):
+            out[a : min(a + k, b + 1), c] = False
+            out[max(b - k + 1, a) : b + 1, c] = False
+    return out
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(first, last) index of each run of True."""
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
@@ -205,7 +215,8 @@ def foot_contact(
     ground_v = _ground_velocity(vel, down, fps)[:, None, None]
     with np.errstate(invalid="ignore"):
         with_ground = np.abs(vel - ground_v) <= params.contact_speed + params.contact_speed_share * np.abs(ground_v)
-    known_all = np.isfinite(pts[..., 1]).any(axis=2)  # [N, legs]
+    # The zero-lag filter's first and last samples of each stretch are unreliable: not known.
+    known_all = _eroded(np.isfinite(pts[..., 1]).any(axis=2), math.ceil(0.5 / params.event_cutoff_hz * fps))
     on = (down & with_ground).any(axis=2) & known_all
     contact = {leg: _tidy(on[:, i], known_all[:, i], fps, params) for i, leg in enumerate(legs)}
     return contact, {leg: known_all[:, i] for i, leg in enumerate(legs)}
@@ -214,17 +225,20 @@ def foot_contact(
 def contact_events(
     contact: dict[str, np.ndarray], known: dict[str, np.ndarray], min_frames: int = 1
 ) -> list[FootEvent]:
-    """Foot strikes (first contact frame) and toe-offs (last), where the frame beyond is measured, of
-    contacts at least `min_frames` long (one cut short by the data's end is not a stance yet)."""
+    """Foot strikes (first contact frame) and toe-offs (last), where the frame beyond is measured: a
+    strike of a contact at least `min_frames` long (one cut short by the data's end is not a stance
+    yet), a toe-off of one as long, or of any length where the data's start cut it."""
     events: list[FootEvent] = []
     for leg in contact:
         c, k = contact[leg], known[leg]
         for a, b in _runs(c):
-            if b - a + 1 < min_frames:
-                continue
-            if a > 0 and k[a - 1]:
+            frames = b - a + 1
+            seen_start = a > 0 and k[a - 1]
+            # A strike needs its contact confirmed (as live waits for it); a toe-off ends a contact
+            # seen ending, also one whose start was not seen (then however little of it was seen).
+            if seen_start and frames >= min_frames:
                 events.append(FootEvent(a, leg, "foot_strike"))
-            if b < len(c) - 1 and k[b + 1]:
+            if b < len(c) - 1 and k[b + 1] and (frames >= min_frames or not seen_start):
                 events.append(FootEvent(b, leg, "toe_off"))
     return sorted(events, key=lambda e: (e.frame, e.leg))
 
