@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WResponse
 
+from hipcam.domain import CLASSIFIED, LEGS
 from hipcam.records import export
 from web_ui.deps import deps
 from web_ui.security import ApiError
@@ -65,11 +66,30 @@ def session_page(session_id: int) -> str:
         s=found,
         strides=strides,
         summary=summary,
-        best=by_id.get(summary["best_stride_id"]),
-        worst=by_id.get(summary["worst_stride_id"]),
+        toe_off=_toe_off_means(strides),
+        calibration=store.hip_calibration(found["runner"]),
+        best=_extreme(strides, max) or by_id.get(summary["best_stride_id"]),
+        worst=_extreme(strides, min) or by_id.get(summary["worst_stride_id"]),
         duration=_duration,
         page="sessions",
     )
+
+
+def _extreme(strides: list[dict[str, Any]], pick: Any) -> dict[str, Any] | None:
+    """The classified stride with the most (max) or least (min) hip extension at toe-off, the
+    clinical measure (strides recorded before it existed: None, and the peak-based choice is used)."""
+    rated = [s for s in strides if s["class"] in CLASSIFIED and s["hip_extension_at_toe_off_deg"] is not None]
+    return pick(rated, key=lambda s: s["hip_extension_at_toe_off_deg"]) if rated else None
+
+
+def _toe_off_means(strides: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Per leg, the mean hip extension at toe-off of the classified strides (the clinical measure)."""
+    out: dict[str, float | None] = {}
+    for leg in LEGS:
+        values = [s["hip_extension_at_toe_off_deg"] for s in strides if s["leg"] == leg and s["class"] in CLASSIFIED]
+        values = [v for v in values if v is not None]
+        out[leg] = round(sum(values) / len(values), 1) if values else None
+    return out
 
 
 @bp.get("/settings")

@@ -2,8 +2,8 @@
 
 Sees the class letter and hip-extension value change as strides complete, unlocks with the PIN,
 starts and stops a session, finds its strides on the session page, downloads the CSV, sets a manual
-level of 2° in the settings panel and sees it applied, deletes the session from the list and writes
-screenshots under test-output/.
+level of 2° in the settings panel and sees it applied, deletes the session from the list, calibrates
+the hip on the paused live frame and on a stride's snapshot, and writes screenshots under test-output/.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,3 +196,90 @@ def _delete_from_list(page: Any, base: str, sid: int) -> None:
     # page's CSP (script-src 'self') forbids whenever the first check does not already pass.
     page.locator(f".delete-session[data-session-id='{sid}']").wait_for(state="detached", timeout=10_000)
     assert all(s["id"] != sid for s in _get_json(base + "/api/sessions")["sessions"])
+
+
+def test_hip_calibration_on_the_live_and_session_pages(tmp_path: Path) -> None:
+    """Calibrate the hip by tapping the paused camera frame: the offset is stored for the runner and
+    the overlay shows the calibrated hip; then once more on a stride's snapshot. Tablet screenshots."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)")
+    clip, extra_env = CLIPS["treadmill"] if CLIPS["treadmill"][0].is_file() else CLIPS["demo"]
+    if not clip.is_file():
+        pytest.skip(f"{clip} not present")
+    from playwright.sync_api import expect, sync_playwright
+
+    OUT.mkdir(exist_ok=True)
+    runner = "Cal Runner"
+    with _service(clip, extra_env, tmp_path) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(base + "/login?next=/")
+        page.fill("#pin", PIN)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(base + "/")
+        page.fill("#runner", runner)
+        page.click("#start-btn")
+        expect(page.locator("#session-active")).to_be_visible(timeout=10_000)
+        expect(page.locator("#camera")).to_have_attribute("data-hip-calibrated", "0", timeout=20_000)
+
+        up = _tap_on_the_paused_frame(page, "#camera", "#cal-btn", "#cal-confirm", "#cal-status", 14.0)
+        expect(page.locator("#cal-status")).to_contain_text(f"Saved for {runner}", timeout=10_000)
+        cal = _get_json(f"{base}/api/calibration?runner={urllib.parse.quote(runner)}")["calibration"]
+        assert cal is not None and cal["up"] == pytest.approx(up, abs=0.03) and abs(cal["forward"]) < 0.1, cal
+        assert cal["source"].startswith("live camera frame")
+        # The overlay now draws the calibrated hip (and the page says so), from the frame's own header.
+        expect(page.locator("#hip-legend")).to_be_visible(timeout=10_000)
+        expect(page.locator("#camera")).to_have_attribute("data-hip-calibrated", "1")
+        with urllib.request.urlopen(base + "/stream/frame.jpg", timeout=5) as r:
+            assert r.headers["X-Hip-Calibrated"] == "1" and json.loads(r.headers["X-Hip-Landmarks"])
+        assert _get_json(base + "/api/state")["flags"]["hip_calibration"]["up"] == cal["up"]
+        page.wait_for_timeout(1500)
+        for w, h in ((1024, 768), (1280, 800)):
+            page.set_viewport_size({"width": w, "height": h})
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(OUT / f"live-calibrated-{w}x{h}.png"))
+
+        sid = _get_json(base + "/api/sessions")["active_session_id"]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and _get_json(f"{base}/api/sessions/{sid}")["session"]["stride_count"] < 2:
+            time.sleep(1)
+        page.click("#stop-btn")
+        page.wait_for_url(f"{base}/sessions/{sid}")
+        expect(page.locator("#strides-table thead")).to_contain_text("Hip ext at toe-off")
+        page.screenshot(path=str(OUT / "session-calibration-1280x800.png"), full_page=True)
+        button = page.locator(".cal-snap-btn").first
+        stride_id = button.get_attribute("data-stride-id")
+        up2 = _tap_on_the_paused_frame(page, f"#snap-canvas-{stride_id}", button, f"#snap-confirm-{stride_id}",
+                                       f"#snap-status-{stride_id}", 10.0)  # fmt: skip
+        expect(page.locator(f"#snap-status-{stride_id}")).to_contain_text(f"Saved for {runner}", timeout=10_000)
+        cal2 = _get_json(f"{base}/api/calibration?runner={urllib.parse.quote(runner)}")["calibration"]
+        assert cal2["source"] == f"session {sid} stride {stride_id}" and cal2["up"] == pytest.approx(up2, abs=0.03)
+        page.set_viewport_size({"width": 1024, "height": 768})
+        page.screenshot(path=str(OUT / "session-calibrated-1024x768.png"), full_page=True)
+        browser.close()
+        assert not errors, errors
+
+
+def _tap_on_the_paused_frame(page: Any, canvas: str, start: Any, confirm: str, status: str, below_px: float) -> float:
+    """Pause (``start``), tap ``below_px`` image pixels straight below the near hip landmark, see the
+    cross, confirm; the expected "up" offset (negative: below the hip, in trunk lengths)."""
+    from playwright.sync_api import expect
+
+    (page.locator(start) if isinstance(start, str) else start).click()
+    expect(page.locator(status)).to_contain_text("greater trochanter", timeout=10_000)
+    c = page.locator(canvas)
+    box = c.bounding_box()
+    width = float(c.get_attribute("width"))
+    x, y = float(c.get_attribute("data-near-hip-x")), float(c.get_attribute("data-near-hip-y")) + below_px
+    k = box["width"] / width
+    c.click(position={"x": x * k, "y": y * k})
+    expect(page.locator(confirm)).to_be_enabled()
+    tapped = [float(v) for v in c.get_attribute("data-tap").split(",")]
+    assert tapped == pytest.approx([x, y], abs=1.5)
+    trunk = float(c.get_attribute("data-trunk-px"))
+    page.screenshot(path=str(OUT / f"calibrate-tap-{canvas.strip('#')}.png"))
+    page.click(confirm)
+    return -below_px / trunk

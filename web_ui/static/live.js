@@ -1,4 +1,5 @@
-/* Live page: SSE state updates, camera view with skeleton, thigh/trunk plot, session start/stop. */
+/* Live page: SSE state updates, camera view with skeleton, thigh/trunk plot, session start/stop,
+   hip calibration on the paused camera frame (calibrate.js). */
 "use strict";
 (function () {
   const V = window.hipcam.vocab;  // classes, legs, landmarks and the skeleton, from hipcam.domain
@@ -51,15 +52,26 @@
   function renderMetrics() {
     const live = state.live || {};
     const strides = state.strides || [];
-    // The big number is the last stride's peak extension (what the class is judged on); the
-    // instantaneous value swings through the whole cycle and is shown small beside it.
+    // The big numbers are the last stride's values at toe-off (what the class is judged on), with the
+    // hip extension's uncertainty; its peak and the instantaneous angles (which swing through the
+    // whole cycle) are shown small beneath.
     const last = strides.length ? strides[strides.length - 1] : null;
-    $("m-ext").textContent = fmt(last ? last.hip_extension_deg : null, 0);
-    $("m-ext-now").textContent = "now " + fmt(live.hip_extension_deg, 0) + "°";
-    $("m-lean").textContent = fmt(live.trunk_lean_deg, 0);
+    const unc = last ? last.hip_extension_uncertainty_deg : null;
+    $("m-ext").textContent = fmt(last ? last.hip_extension_at_toe_off_deg : null, 1);
+    $("m-ext-unc").textContent = unc !== null && unc !== undefined ? "± " + fmt(unc, 1) + "°" : "";
+    $("m-ext-now").textContent = "peak " + fmt(last ? last.hip_extension_deg : null, 1) + "° · now " + fmt(live.hip_extension_deg, 0) + "°";
+    $("m-lean").textContent = fmt(last ? last.trunk_lean_at_toe_off_deg : null, 1);
+    $("m-lean-now").textContent = "now " + fmt(live.trunk_lean_deg, 0) + "°";
     $("m-cad").textContent = fmt(live.cadence_spm, 0);
     $("stats").textContent = "fps " + fmt(live.fps, 1) + " · analysis " + fmt(live.inference_ms, 0) + " ms · dropped " +
       (live.frames_dropped || 0) + " · source " + (state.source || "–");
+  }
+
+  function strideTitle(leg, s) {
+    const unc = s.hip_extension_uncertainty_deg;
+    return leg + " · ext at toe-off " + fmt(s.hip_extension_at_toe_off_deg, 1) + "°" +
+      (unc !== null && unc !== undefined ? " ± " + fmt(unc, 1) + "°" : "") +
+      " · lean at toe-off " + fmt(s.trunk_lean_at_toe_off_deg, 1) + "° · peak ext " + fmt(s.hip_extension_deg, 1) + "°";
   }
 
   function renderStrips() {
@@ -70,11 +82,13 @@
         const c = document.createElement("span");
         c.className = "chip cls-" + s["class"];
         c.textContent = V.classes[s["class"]] ? V.classes[s["class"]].symbol : "?";
-        c.title = leg + " · ext " + fmt(s.hip_extension_deg, 1) + "° · lean " + fmt(s.trunk_lean_deg, 1) + "°";
+        c.title = strideTitle(leg, s);
         return c;
       }));
       const sum = state.legs && state.legs[leg];
-      $("avg-" + leg).textContent = sum && sum.hip_extension_deg !== null ? fmt(sum.hip_extension_deg, 0) + "°" : "–";
+      const avg = sum ? sum.hip_extension_at_toe_off_deg : null;
+      $("avg-" + leg).textContent = avg !== null && avg !== undefined ? fmt(avg, 0) + "°" : "–";
+      $("avg-" + leg).title = "mean hip extension at toe-off, last strides";
     });
   }
 
@@ -110,6 +124,7 @@
   function render() {
     if (!state) return;
     renderClass(); renderMetrics(); renderStrips(); renderPlot(); renderSession(); banner();
+    if (!calibrating) calButtons(false);
   }
 
   function onState(full) {
@@ -137,6 +152,8 @@
 
   /* ---- camera view: JPEG + the landmarks of that same frame ---- */
   let etag = null;
+  let shown = null;       // the frame on the canvas: {bmp, lm, seq, calibrated, rawHips}
+  let calibrating = null; // the paused frame's calibration, while the clinician taps
   async function pollCamera() {
     if (document.visibilityState === "visible") {
       try {
@@ -144,37 +161,55 @@
         const resp = await fetch("/stream/frame.jpg", { headers: headers, cache: "no-store" });
         if (resp.status === 200) {
           etag = resp.headers.get("ETag");
-          const lmText = resp.headers.get("X-Landmarks");
-          const bmp = await createImageBitmap(await resp.blob());
-          drawCamera(bmp, lmText ? JSON.parse(lmText) : null);
+          const h = function (k) { const v = resp.headers.get(k); return v ? JSON.parse(v) : null; };
+          const frame = { bmp: await createImageBitmap(await resp.blob()), lm: h("X-Landmarks"), seq: Number(resp.headers.get("X-Frame-Seq")),
+            calibrated: resp.headers.get("X-Hip-Calibrated") === "1", rawHips: h("X-Hip-Landmarks") };
+          if (!calibrating) { shown = frame; drawCamera(frame); }
         }
       } catch (e) { /* next poll retries */ }
     }
     setTimeout(pollCamera, 200);
   }
 
-  function drawCamera(bmp, lm) {
+  function drawCamera(f) {
     const c = $("camera");
-    if (c.width !== bmp.width || c.height !== bmp.height) { c.width = bmp.width; c.height = bmp.height; }
-    const ctx = c.getContext("2d");
-    ctx.drawImage(bmp, 0, 0);
-    if (!lm) return;
-    const W = c.width, H = c.height, P = function (i) { return [lm[i][0] * W, lm[i][1] * H]; };
-    const vis = function (i) { return lm[i] && lm[i][2] >= 0.3; };
-    const line = function (a, b, color, width) {
-      ctx.strokeStyle = color; ctx.lineWidth = width; ctx.lineCap = "round";
-      ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); ctx.stroke();
-    };
-    V.edges.forEach(function (e) { if (vis(e[0]) && vis(e[1])) line(P(e[0]), P(e[1]), V.colours.skeleton, 2); });
-    const mid = function (a, b) { const p = P(a), q = P(b); return [(p[0] + q[0]) / 2, (p[1] + q[1]) / 2]; };
+    if (c.width !== f.bmp.width || c.height !== f.bmp.height) { c.width = f.bmp.width; c.height = f.bmp.height; }
+    c.getContext("2d").drawImage(f.bmp, 0, 0);
     const near = state && state.live ? state.live.leg : null;
-    // Thigh lines (hip -> knee) and the trunk line (hip midpoint -> shoulder midpoint): the angles' sources.
-    V.legs.forEach(function (leg) {
-      const hip = J[leg].hip, knee = J[leg].knee;
-      if (vis(hip) && vis(knee)) line(P(hip), P(knee), V.colours.thigh, near === leg || !near ? 7 : 3);
+    window.hipcamCal.drawPose(c.getContext("2d"), c.width, c.height, f.lm, { near: near, calibrated: f.calibrated, rawHips: f.rawHips });
+    $("hip-legend").hidden = !f.calibrated;
+    c.dataset.hipCalibrated = f.calibrated ? "1" : "0";
+  }
+
+  /* ---- hip calibration on the paused camera frame ---- */
+  function runner() { return state && state.flags ? state.flags.runner : null; }
+  function calButtons(active) {
+    $("cal-btn").hidden = active; $("cal-confirm").hidden = !active; $("cal-cancel").hidden = !active;
+    $("cal-clear").hidden = active || !(state && state.flags && state.flags.hip_calibration);
+  }
+  function calibrate() {
+    const st = $("cal-status");
+    if (!auth.logged_in) { window.hipcam.toLogin(); return; }
+    if (!runner()) { st.textContent = "Start a session with the runner's name first: the calibration is kept per runner."; return; }
+    if (!shown || !shown.lm) { st.textContent = "No runner in the camera view to calibrate on."; return; }
+    const frame = shown, who = runner();
+    calButtons(true);
+    calibrating = window.hipcamCal.start({
+      canvas: $("camera"), image: frame.bmp, landmarks: frame.lm, near: state.live ? state.live.leg : null,
+      hint: "Paused. Tap " + who + "'s greater trochanter (or the marker on it)",
+      confirm: $("cal-confirm"), cancel: $("cal-cancel"), status: st,
+      save: async function (tap) {
+        const d = await window.hipcam.api("PUT", "/api/calibration", { runner: who, tap: tap, frame: { kind: "live", seq: frame.seq } });
+        return "Saved for " + who + ": " + window.hipcamCal.describe(d.calibration) + ". Applied from the next frame.";
+      },
+      done: function () { calibrating = null; calButtons(false); }
     });
-    const ls = J.left.shoulder, rs = J.right.shoulder, lh = J.left.hip, rh = J.right.hip;
-    if (vis(ls) && vis(rs) && vis(lh) && vis(rh)) line(mid(lh, rh), mid(ls, rs), V.colours.trunk, 6);
+  }
+  async function clearCalibration() {
+    const who = runner();
+    if (!who) return;
+    try { await window.hipcam.api("DELETE", "/api/calibration?runner=" + encodeURIComponent(who)); $("cal-status").textContent = "Calibration of " + who + " cleared."; }
+    catch (e) { if (e.status === 401) { window.hipcam.toLogin(); return; } $("cal-status").textContent = e.message; }
   }
 
   /* ---- session start / stop ---- */
@@ -209,6 +244,8 @@
   document.addEventListener("DOMContentLoaded", async function () {
     $("start-form").addEventListener("submit", startSession);
     $("stop-btn").addEventListener("click", stopSession);
+    $("cal-btn").addEventListener("click", calibrate);
+    $("cal-clear").addEventListener("click", clearCalibration);
     try { auth = await window.hipcam.api("GET", "/api/auth"); } catch (e) { /* keep defaults */ }
     try { const s = await window.hipcam.api("GET", "/api/state"); mergeSamples(s.samples || [], true); state = s; connected = true; render(); }
     catch (e) { connected = false; banner(); }
