@@ -1,8 +1,9 @@
 """Live gait analysis, one frame at a time, with the offline path's event, angle and stride functions.
 
 Events: the offline definition (gait.events: foot contact from the foot's height and its velocity
-against the ground) run over the trailing buffer every 0.1 s; an event is reported once the buffer
-reaches `events.settle_s` past it (~0.16 s), and each (leg, type) only once. Strides: when a foot
+against the ground, after the offline repairs) run over the trailing buffer every 0.1 s; an event is
+reported once two searches in a row found it and the buffer reaches `events.settle_s` (~0.2 s) past
+it, and each (leg, type) only once: 0.2-0.4 s after the event. Strides: when a foot
 strike closes a stride, the buffer's signals are filtered zero-lag, as offline, and the shared
 measure_stride() measures and classifies it, so live and offline strides agree. The causal
 Butterworth (read back with its group delay removed) only serves the per-frame angles on the page.
@@ -125,6 +126,7 @@ class LiveGait:
         self._filter = CausalFilter(self._sos, len(CHANNELS))
         self._hist.clear(first_frame)
         self._reported = {}
+        self._candidates: list[GaitEvent] = []  # what the last search found
         self._search_next = first_frame
         self._cleaned = (self._hist.xy, self._hist.ok)
 
@@ -239,13 +241,20 @@ class LiveGait:
         xy, ok = hist.xy.copy(), hist.ok.copy()
         clean_pose(xy, ok, self.fps, p)  # as offline: centered windows over the buffer
         self._cleaned = (xy, ok)  # the strides this update closes are measured on it
+        found = [
+            GaitEvent(e.frame + hist.base, e.leg, e.type)
+            for e in find_events(foot_tracks(xy, ok, self._vote.d), self.fps, p)
+        ]
+        # An event must also have been found by the previous search (within a frame): close to the
+        # buffer's end a contact's start can still move as later frames arrive.
+        before, self._candidates = self._candidates, found
         out = []
-        for e in find_events(foot_tracks(xy, ok, self._vote.d), self.fps, p):
-            frame = e.frame + hist.base
+        for e in found:
             last = self._reported.get((e.leg, e.type))
-            if frame <= final and (last is None or frame - last >= gap):
-                self._reported[(e.leg, e.type)] = frame
-                out.append(GaitEvent(frame, e.leg, e.type))
+            seen = any(b.leg == e.leg and b.type == e.type and abs(b.frame - e.frame) <= 1 for b in before)
+            if seen and e.frame <= final and (last is None or e.frame - last >= gap):
+                self._reported[(e.leg, e.type)] = e.frame
+                out.append(e)
         return out
 
     def _detect(self) -> tuple[list[GaitEvent], list[Stride]]:

@@ -188,9 +188,22 @@ def _thigh(w: StrideWindow, frame: int, params: GaitParams) -> tuple[float, str,
     return thigh_lm, "landmarks", thigh_lm
 
 
+_TOE_OFF_REACH_S = 0.034  # one frame at 30 fps
+
+
+def _most_extended_near(w: StrideWindow, toe_off: int) -> int:
+    """The frame within _TOE_OFF_REACH_S of the toe-off where the thigh is most extended. The thigh
+    turns there from extending to flexing, so its angle barely depends on which of these frames is
+    the toe-off, while at the toe-off frame itself one frame's timing moves it by 3-4 deg at 30 fps."""
+    reach = max(1, round(_TOE_OFF_REACH_S * w.fps))
+    lo, hi = max(toe_off - reach, w.start), min(toe_off + reach + 1, w.end)
+    thigh = w.filtered[lo:hi, THIGH[w.leg]]
+    return lo + int(np.nanargmax(thigh)) if np.isfinite(thigh).any() else toe_off
+
+
 def _measure(stride: Stride, w: StrideWindow, peak: int, params: GaitParams) -> None:
     """Fill in the angles at toe-off (else at the peak), at the thigh's peak frame and the back-arch measures."""
-    at = peak if w.toe_off is None else w.toe_off
+    at = peak if w.toe_off is None else _most_extended_near(w, w.toe_off)
     thigh, source, thigh_lm = _thigh(w, at, params)
     trunk = _trunk(w, at if w.trunk_frame is None else w.trunk_frame)
     stride.thigh_at_toe_off_deg, stride.trunk_lean_at_toe_off_deg = thigh, trunk
