@@ -236,16 +236,15 @@ def test_hip_calibration_on_the_live_and_session_pages(tmp_path: Path) -> None:
         with urllib.request.urlopen(base + "/stream/frame.jpg", timeout=5) as r:
             assert r.headers["X-Hip-Calibrated"] == "1" and json.loads(r.headers["X-Hip-Landmarks"])
         assert _get_json(base + "/api/state")["flags"]["hip_calibration"]["up"] == cal["up"]
-        page.wait_for_timeout(1500)
-        for w, h in ((1024, 768), (1280, 800)):
-            page.set_viewport_size({"width": w, "height": h})
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(OUT / f"live-calibrated-{w}x{h}.png"))
-
         sid = _get_json(base + "/api/sessions")["active_session_id"]
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and _get_json(f"{base}/api/sessions/{sid}")["session"]["stride_count"] < 2:
             time.sleep(1)
+        expect(page.locator("#m-ext-unc")).to_contain_text("±", timeout=10_000)  # at toe-off, ± uncertainty
+        for w, h in ((1024, 768), (1280, 800)):
+            page.set_viewport_size({"width": w, "height": h})
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(OUT / f"live-calibrated-{w}x{h}.png"))
         page.click("#stop-btn")
         page.wait_for_url(f"{base}/sessions/{sid}")
         expect(page.locator("#strides-table thead")).to_contain_text("Hip ext at toe-off")
