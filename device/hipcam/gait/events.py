@@ -28,14 +28,13 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import signal
 
 from hipcam.config.gait import GaitParams
 from hipcam.domain import HIPS, LEG_JOINTS, LEGS, SHOULDERS
-from hipcam.gait.filters import fill_gaps, nanmedian_last_axis, running_nanmedian, zero_lag
+from hipcam.gait.filters import fill_gaps, nanpercentile_last_axis, running_nanmedian, zero_lag
 
 FOOT_POINTS = ("heel", "foot_index")
 _GROUND_PERCENTILE = 95
@@ -137,26 +136,29 @@ def _smooth(track: np.ndarray, fps: float, params: GaitParams) -> np.ndarray:
     return smooth.reshape(track.shape)
 
 
-def _running(values: np.ndarray, fps: float, window_s: float, stat: Any) -> np.ndarray:
-    """stat(window samples [m, ...]) -> [...] over a centered window of `window_s`, evaluated every
-    eighth of a window and interpolated between (the ground changes slowly): [N, ...]."""
-    n, half = len(values), max(1, round(window_s * fps / 2))
+def _running(values: np.ndarray, fps: float, window_s: float, q: float, pooled: bool = False) -> np.ndarray:
+    """The q-th percentile of each column of values [N, K] over a centered window of `window_s`
+    ([N, K]), or of all columns together (pooled: [N]). Evaluated every eighth of a window and
+    interpolated between: the ground changes slowly."""
+    n, k = values.shape
+    half = max(1, round(window_s * fps / 2))
     at = np.unique(np.r_[np.arange(0, n, max(1, half // 4)), n - 1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # windows with nothing measured
-        got = np.array([stat(values[max(i - half, 0) : i + half + 1]) for i in at]).reshape(len(at), -1)
+    pad = np.full((n + 2 * half, k), np.nan)
+    pad[half : half + n] = values
+    windows = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1, axis=0)[at]  # [len(at), K, W]
+    got = nanpercentile_last_axis(windows.reshape(len(at), -1) if pooled else windows, q).reshape(len(at), -1)
     out = np.full((n, got.shape[1]), np.nan)
     for c in range(got.shape[1]):
         good = np.isfinite(got[:, c])
         if good.any():
             out[:, c] = np.interp(np.arange(n), at[good], got[good, c])
-    return out.reshape((n, *values.shape[1:])) if got.shape[1] == int(np.prod(values.shape[1:])) else out[:, 0]
+    return out[:, 0] if pooled else out
 
 
 def _ground_velocity(vel: np.ndarray, down: np.ndarray, fps: float) -> np.ndarray:
     """[N]: running median of the forward velocity of every foot point that is down (0 if none is)."""
     v = np.where(down, vel, np.nan).reshape(len(vel), -1)
-    ground = _running(v, fps, _GROUND_SPEED_WINDOW_S, lambda w: nanmedian_last_axis(w.ravel()))
+    ground = _running(v, fps, _GROUND_SPEED_WINDOW_S, 50.0, pooled=True)
     return np.where(np.isfinite(ground), ground, 0.0)
 
 
@@ -164,7 +166,7 @@ def _ground_level(y: np.ndarray, fps: float) -> np.ndarray:
     """[N, ...]: each foot point's ground level, its running 95th-percentile image height. Running, not
     one level per clip: a runner who drifts fore and aft on the belt lands higher or lower in the
     image (perspective), by 0.1 trunk lengths on the home clip."""
-    return _running(y, fps, _GROUND_WINDOW_S, lambda w: np.nanpercentile(w, _GROUND_PERCENTILE, axis=0))
+    return _running(y.reshape(len(y), -1), fps, _GROUND_WINDOW_S, _GROUND_PERCENTILE).reshape(y.shape)
 
 
 def _eroded(mask: np.ndarray, k: int) -> np.ndarray:
@@ -201,7 +203,8 @@ def _tidy(contact: np.ndarray, known: np.ndarray, fps: float, params: GaitParams
 def foot_contact(
     tracks: dict[str, np.ndarray], fps: float, params: GaitParams
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(contact, known) per leg, bool [N] each: the foot is on the ground; its state is measured."""
+    """(contact, known) per leg, bool [N] each: the foot is on the ground; its state is measured well
+    enough to bound an event (not on the edge of a measured stretch)."""
     legs = list(tracks)
     pts = np.stack([tracks[leg] for leg in legs], axis=1)  # [N, legs, points, 2]
     spiked = spikes(pts)
@@ -216,10 +219,13 @@ def foot_contact(
     with np.errstate(invalid="ignore"):
         with_ground = np.abs(vel - ground_v) <= params.contact_speed + params.contact_speed_share * np.abs(ground_v)
     # The zero-lag filter's first and last samples of each stretch are unreliable: not known.
-    known_all = _eroded(np.isfinite(pts[..., 1]).any(axis=2), math.ceil(0.5 / params.event_cutoff_hz * fps))
-    on = (down & with_ground).any(axis=2) & known_all
-    contact = {leg: _tidy(on[:, i], known_all[:, i], fps, params) for i, leg in enumerate(legs)}
-    return contact, {leg: known_all[:, i] for i, leg in enumerate(legs)}
+    measured = np.isfinite(pts[..., 1]).any(axis=2)  # [N, legs]
+    on = (down & with_ground).any(axis=2) & measured
+    contact = {leg: _tidy(on[:, i], measured[:, i], fps, params) for i, leg in enumerate(legs)}
+    # The zero-lag filter's first and last samples of each stretch are unreliable: an event needs the
+    # frame beyond it (the other state) measured outside them.
+    known = _eroded(measured, math.ceil(0.5 / params.event_cutoff_hz * fps))
+    return contact, {leg: known[:, i] for i, leg in enumerate(legs)}
 
 
 def contact_events(
