@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from hipcam.domain import page_vocabulary
 from hipcam.errors import HipcamError
 from hipcam.records.truth import Truth, clip_json, load_truth, new_truth, parse_clip, save_truth
-from web_ui.security import CSP, CSRF_HEADER
+from web_ui.security import CSRF_HEADER, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -174,13 +174,7 @@ def _install_guards(app: Flask) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
-        h = resp.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "no-referrer")
-        h.setdefault("Cache-Control", "no-store")
-        return resp
+        return security_headers(resp, no_store=True)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:

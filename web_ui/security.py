@@ -98,6 +98,19 @@ def attempt_login(pin: Any, limiter: AttemptLimiter) -> None:
     csrf_token()  # a fresh token after login (session fixation)
 
 
+def security_headers(resp: Response, no_store: bool) -> Response:
+    """The headers every page of the device sends (the tablet page and `hipcam label`'s)."""
+    h = resp.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if no_store:
+        h.setdefault("Cache-Control", "no-store")
+    return resp
+
+
 def install(app: Flask) -> None:
     """Headers, CSRF check and error handlers."""
 
@@ -110,15 +123,7 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
-        h = resp.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "no-referrer")
-        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.path.startswith(("/api/", "/stream/")) or resp.mimetype == "text/html":
-            h.setdefault("Cache-Control", "no-store")
-        return resp
+        return security_headers(resp, request.path.startswith(("/api/", "/stream/")) or resp.mimetype == "text/html")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
