@@ -213,7 +213,7 @@ def _measure(stride: Stride, w: StrideWindow, peak: int, params: GaitParams) -> 
     stride.hip_extension_uncertainty_deg = uncertainty_deg(w, at, abs(thigh - thigh_lm))
     stride.peak_frame = peak + w.offset
     stride.thigh_peak_deg = float(w.filtered[peak, THIGH[w.leg]])
-    stride.trunk_lean_deg = _trunk(w, peak)
+    stride.trunk_lean_deg = _trunk(w, peak if w.trunk_frame is None else w.trunk_frame)  # far leg: as at toe-off
     stride.hip_extension_deg = stride.thigh_peak_deg - stride.trunk_lean_deg
     arch = BackArch(False, None, -trunk)
     if w.mask is not None:
