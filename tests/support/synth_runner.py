@@ -216,6 +216,34 @@ def render_mask(px: np.ndarray, width: int, height: int, direction: str, lumbar_
     return mask.astype(np.float32)
 
 
+def add_loose_shorts(
+    mask: np.ndarray, px: np.ndarray, direction: str, flare: float, length: float = 0.55
+) -> np.ndarray:
+    """The silhouette with loose shorts on both thighs: from the hip down `length` of the thigh,
+    flaring at the hem by `flare` trunk lengths behind the thigh and half that in front."""
+    d = 1.0 if direction == "right" else -1.0
+    trunk = float(np.hypot(*((px[11] + px[12]) / 2 - (px[23] + px[24]) / 2)))
+    out = mask.copy()
+    for hip_i, knee_i in ((23, 25), (24, 26)):
+        hip, knee = px[hip_i], px[knee_i]
+        along = (knee - hip) / float(np.hypot(*(knee - hip)))
+        back = np.array([along[1], -along[0]])
+        back = -back if back[0] * d > 0 else back
+        r, hem = 0.11 * trunk, hip + (knee - hip) * length
+        poly = np.array([hip + back * 1.3 * r, hem + back * (r + flare * trunk),
+                         hem - back * (r + 0.5 * flare * trunk), hip - back * 1.3 * r])  # fmt: skip
+        yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
+        inside = np.ones(mask.shape, dtype=bool)
+        for a, b in zip(poly, np.roll(poly, -1, axis=0), strict=True):  # a convex polygon
+            inside &= (b[0] - a[0]) * (yy - a[1]) - (b[1] - a[1]) * (xx - a[0]) <= 0
+        if not inside.any():  # the other winding
+            inside = np.ones(mask.shape, dtype=bool)
+            for a, b in zip(poly, np.roll(poly, -1, axis=0), strict=True):
+                inside &= (b[0] - a[0]) * (yy - a[1]) - (b[1] - a[1]) * (xx - a[0]) >= 0
+        out = np.maximum(out, inside.astype(out.dtype))
+    return out
+
+
 def mask_features(sy: Synth) -> np.ndarray:
     """Per-frame mask features [N, K] as hipcam's extraction would measure them: the silhouette is
     drawn from the noise-free pose with the frame's lumbar depth, measured with the noisy landmarks."""
