@@ -26,20 +26,23 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import HIPS, LEG_JOINTS, LEGS, SHOULDERS
+from hipcam.domain import LEG_JOINTS, LEGS
 from hipcam.gait.filters import fill_gaps, nanpercentile_last_axis, running_nanmedian, zero_lag
+from hipcam.gait.kinematics import trunk_lengths
 
 FOOT_POINTS = ("heel", "foot_index")
 _GROUND_PERCENTILE = 95
 _GROUND_SPEED_WINDOW_S = 1.5  # the ground's velocity is a running median over this long
 _GROUND_WINDOW_S = 2.0  # the ground level, a running percentile over this long (live: within its buffer)
+_MIN_JUMP = 0.15  # trunk lengths: a smaller step is noise, whatever the frame rate
+_SPIKE_WINDOW = 7
+_SPIKE_MIN = 0.1  # trunk lengths
 
 
 @dataclass(frozen=True)
@@ -49,23 +52,14 @@ class FootEvent:
     type: str  # "foot_strike" | "toe_off"
 
 
-def trunk_scale(xy: np.ndarray, ok: np.ndarray) -> float:
-    """Median trunk length (px) over the frames: shoulder midpoint to hip midpoint."""
-    p = np.where(ok[..., None], xy, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # frames without the joints
-        length = np.hypot(*np.moveaxis(np.nanmean(p[:, list(SHOULDERS)], 1) - np.nanmean(p[:, list(HIPS)], 1), -1, 0))
-        scale = float(np.nanmedian(length)) if np.isfinite(length).any() else np.nan
-    return scale
-
-
 def foot_tracks(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> dict[str, np.ndarray]:
     """Per leg [N, 2 points, 2]: (forward, down) in trunk lengths, NaN where not measured.
 
     xy: levelled pixel landmarks [N, 33, 2]; ok: joint_ok [N, 33]; d: running direction (+1 toward +x),
     one for all frames or one per frame.
     """
-    scale = trunk_scale(xy, ok)
+    lengths = trunk_lengths(xy, ok)
+    scale = float(np.median(lengths[np.isfinite(lengths)])) if np.isfinite(lengths).any() else np.nan
     d_col = np.broadcast_to(np.asarray(d, dtype=np.float64), (xy.shape[0],))[:, None]
     out: dict[str, np.ndarray] = {}
     for leg in LEGS:
@@ -107,11 +101,6 @@ def glitches(
     return bad
 
 
-_MIN_JUMP = 0.15  # trunk lengths: a smaller step is noise, whatever the frame rate
-_SPIKE_WINDOW = 7
-_SPIKE_MIN = 0.1  # trunk lengths
-
-
 def spikes(track: np.ndarray) -> np.ndarray:
     """bool [N, ...]: samples of points [N, ..., 2] further than max(3 sigma, _SPIKE_MIN) from the
     median of their _SPIKE_WINDOW neighbours (in either coordinate)."""
@@ -130,10 +119,7 @@ def _event_filter(cutoff_hz: float, fps: float) -> np.ndarray:
 def _smooth(track: np.ndarray, fps: float, params: GaitParams) -> np.ndarray:
     """Short gaps interpolated, zero-lag low-pass (any shape [N, ...]); long gaps stay NaN."""
     flat = fill_gaps(track.reshape(len(track), -1), int(params.max_gap_s * fps))
-    smooth = zero_lag(flat, _event_filter(params.event_cutoff_hz, fps))
-    short = ~np.isfinite(smooth) & np.isfinite(flat)  # stretches too short to filter: keep them raw
-    smooth[short] = flat[short]
-    return smooth.reshape(track.shape)
+    return zero_lag(flat, _event_filter(params.event_cutoff_hz, fps)).reshape(track.shape)
 
 
 def _running(values: np.ndarray, fps: float, window_s: float, q: float, pooled: bool = False) -> np.ndarray:

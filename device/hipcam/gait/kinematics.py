@@ -218,7 +218,8 @@ def outlier_joints(
 _SWAP_JOINTS = ("knee", "ankle", "heel", "foot_index")
 
 
-def _trunk_scale(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+def trunk_lengths(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """[N]: shoulder midpoint to hip midpoint (px) per frame, NaN without the joints."""
     p = np.where(ok[..., None], xy, np.nan)
     sh, hp = _mid(p, SHOULDERS), _mid(p, HIPS)
     return np.hypot(*(sh - hp).T)
@@ -259,7 +260,7 @@ def repair_swaps(
     with np.errstate(invalid="ignore"):
         same = cost(pts[:, :k], med[:, :k]) + cost(pts[:, k:], med[:, k:])
         cross = cost(pts[:, :k], med[:, k:]) + cost(pts[:, k:], med[:, :k])
-        scale = _trunk_scale(xy, ok)
+        scale = trunk_lengths(xy, ok)
         swapped = np.isfinite(same) & np.isfinite(cross) & (same - cross > margin * scale)
         if last_only and swapped[-1]:
             prev = pts[-2]
@@ -286,7 +287,7 @@ def identity_segments(xy: np.ndarray, ok: np.ndarray, max_jump: float = 1.0, max
     """
     p = np.where(ok[..., None], xy, np.nan)
     hp = _mid(p, HIPS)
-    trunk = _trunk_scale(xy, ok)
+    trunk = trunk_lengths(xy, ok)
     seg = np.zeros(xy.shape[0], dtype=np.intp)
     current, last = 0, -1
     for i in range(xy.shape[0]):
