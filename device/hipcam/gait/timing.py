@@ -66,7 +66,7 @@ def step_timing(events: Sequence[TimedEvent], max_stride_s: float) -> StepTiming
             continue
         before = [tb for tb, lb, kb in ordered[:i] if lb == leg and kb == "foot_strike" and t - tb <= max_stride_s]
         later_own = [ta for ta, la, ka in ordered[i + 1 :] if la == leg and ka == "foot_strike"]
-        if before and (not later_own or later_own[0] > t):
+        if before:
             stance.append(t - before[-1])
         other = [ta for ta, la, ka in ordered[i + 1 :] if la != leg and ka == "foot_strike"]
         own_next = later_own[0] if later_own else np.inf
