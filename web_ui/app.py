@@ -7,14 +7,25 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from hipcam.config import VIEWER_SPARE_THREADS
 from hipcam.domain import CLASS_INFO, CLASSIFIED, LEGS, page_vocabulary
 from web_ui import api, security
+from web_ui.api.body import JSONProvider
 from web_ui.deps import EXTENSION, WebDeps
 from web_ui.health import install_health
 from web_ui.stream import install_stream
 from web_ui.views import bp as views_bp
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` on this app: at most 2**63 - 1 (what SQLite stores), so a huge id is a 404 like
+    any unknown one instead of an OverflowError deep in the store."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(deps: WebDeps) -> Flask:
@@ -31,8 +42,9 @@ def create_app(deps: WebDeps) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=security.SESSION_HOURS),
     )
     app.extensions[EXTENSION] = deps
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    security.install(app)
+    app.url_map.converters["int"] = BoundedInt  # before any route is added: every id route is bounded
+    app.json = JSONProvider(app)
+    security.install(app, security.DeviceHosts(server.host, server.allowed_hosts))
     app.register_blueprint(views_bp)
     api.register(app)
     install_stream(

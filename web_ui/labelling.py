@@ -2,8 +2,9 @@
 
 The command decodes the video (hipcam.commands.label) and hands over the frames as JPEG bytes; this
 app only serves them and the truth file (hipcam.records.truth), so the web never opens a video.
-A local tool: one labeller, no PIN; PUT needs the page's token, and requests whose Host is a DNS
-name other than localhost are refused (a rebinding page cannot reach it through its own name).
+A local tool: one labeller, no PIN; PUT needs the page's token, and requests whose Host is not one
+of the machine's own names or addresses are refused (a rebinding page cannot reach it through its
+own name; web_ui.security.host_allowed, the tablet page's check).
 
 Routes: GET / (the page), GET /api/meta, GET /frame/<n>.jpg, GET /api/truth, PUT /api/truth.
 """
@@ -11,7 +12,6 @@ Routes: GET / (the page), GET /api/meta, GET /frame/<n>.jpg, GET /api/truth, PUT
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import secrets
 import threading
@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from hipcam.domain import page_vocabulary
 from hipcam.errors import HipcamError
 from hipcam.records.truth import Truth, clip_json, load_truth, new_truth, parse_clip, save_truth
-from web_ui.security import CSRF_HEADER, security_headers
+from web_ui.security import CSRF_HEADER, host_allowed, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -82,20 +82,6 @@ def _initial(meta: LabelMeta, truth_path: Path, truth: Truth | None) -> _Labels:
         fresh = new_truth(meta.name, meta.video, meta.fps, meta.frame_count, meta.true_fps)
         return _Labels(replace(fresh, frame_size_px=(meta.width, meta.height)), truth_path, saved=False)
     return _Labels(fit_truth(truth, meta, f"truth file {truth_path}"), truth_path, saved=True)
-
-
-def _host_allowed(host: str) -> bool:
-    """Loopback by name, or any address literal (a LAN IP when --host opens it up); no other names."""
-    name = (
-        host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    )
-    if name.lower() == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 def create_label_app(frames: Sequence[bytes], meta: LabelMeta, truth_path: Path, truth: Truth | None = None) -> Flask:
@@ -168,7 +154,7 @@ def _install_guards(app: Flask) -> None:
 
     @app.before_request
     def _host() -> Any:
-        if not _host_allowed(request.host):
+        if not host_allowed(request.host):
             return _error(403, f"host {request.host!r} refused: open the page by its address")
         return None
 

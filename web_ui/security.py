@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import html
+import ipaddress
+import itertools
+import logging
 import secrets
+import socket
+import threading
 import time
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Callable, Iterable
+from functools import cache, wraps
+from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request, session
 from werkzeug.exceptions import HTTPException
@@ -16,6 +25,7 @@ from hipcam.auth import AttemptLimiter, verify_pin
 from web_ui.deps import deps
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 SESSION_HOURS = 12
 CSRF_HEADER = "X-CSRF-Token"
@@ -30,6 +40,102 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+
+
+ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
+ADDRESS_REFRESH_S = 10.0  # an unknown address literal re-reads the interfaces at most this often (DHCP)
+
+
+def host_name(host: str) -> str:
+    """The name or address of a Host header value: no port, no brackets, lower case, no trailing dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    return host.rstrip(".")
+
+
+def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
+
+
+def interface_addresses(proc_net: Path = Path("/proc/net")) -> frozenset[str]:
+    """Every address this machine has: IPv4 from the kernel's local routes (fib_trie), IPv6 from
+    if_inet6 (Linux), and whatever the host name resolves to (anywhere)."""
+    found: set[str] = set()
+    with contextlib.suppress(OSError):
+        lines = (proc_net / "fib_trie").read_text().splitlines()
+        found |= {prev.split()[-1] for prev, line in itertools.pairwise(lines) if line.strip() == "/32 host LOCAL"}
+    with contextlib.suppress(OSError, ValueError):
+        for line in (proc_net / "if_inet6").read_text().splitlines():
+            found.add(str(ipaddress.IPv6Address(int(line.split()[0], 16))))
+    with contextlib.suppress(OSError, UnicodeError):
+        found |= {str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+    return frozenset(found)
+
+
+class DeviceHosts:
+    """The Host header values this device answers to (DNS rebinding: a page on another name that
+    resolves to the device is refused): ``localhost``, loopback addresses, the machine's host name
+    (and its ``.local`` and fully qualified names), ``extra`` (``server.allowed_hosts``) and its own
+    addresses: the bound one, or with 0.0.0.0/:: every interface's (re-read when an unknown address
+    comes, so a new DHCP lease works without a restart)."""
+
+    def __init__(
+        self,
+        bound: str = "0.0.0.0",
+        extra: Iterable[str] = (),
+        addresses: Callable[[], frozenset[str]] = interface_addresses,
+    ) -> None:
+        hostname = socket.gethostname().lower()
+        names = {"localhost", hostname, f"{hostname}.local", socket.getfqdn().lower(), *extra}
+        self.names = frozenset(host_name(n) for n in names if n)
+        self.bound = host_name(bound)
+        self._addresses = addresses
+        self._known: frozenset[str] = frozenset()
+        self._read_at = -ADDRESS_REFRESH_S
+        self._lock = threading.Lock()
+
+    def allows(self, host: str) -> bool:
+        name = host_name(host)
+        ip = _ip(name.split("%")[0])
+        if ip is None:
+            return name in self.names or name.endswith(".localhost")
+        if ip.is_loopback or str(ip) in self.names:
+            return True
+        if self.bound not in ANY_ADDRESS:
+            return _ip(self.bound) == ip
+        return str(ip) in self._known or str(ip) in self._reread()
+
+    def _reread(self) -> frozenset[str]:
+        with self._lock:
+            if time.monotonic() - self._read_at >= ADDRESS_REFRESH_S:
+                self._known = frozenset(str(_ip(a) or a) for a in self._addresses())
+                self._read_at = time.monotonic()
+            return self._known
+
+
+def host_allowed(host: str, hosts: DeviceHosts | None = None) -> bool:
+    """Whether a request's Host header names this device (``hosts``: the app's, default: any of
+    the machine's names and addresses). The one host check of the tablet page and `hipcam label`."""
+    return (hosts or _machine_hosts()).allows(host)
+
+
+@cache
+def _machine_hosts() -> DeviceHosts:
+    return DeviceHosts()
+
+
+def origin_matches(origin: str | None, host: str) -> bool:
+    """An unsafe request's Origin header, when sent, must be the page's own (scheme://Host)."""
+    if origin is None:
+        return True
+    parts = urlsplit(origin.strip())
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.strip().lower()
 
 
 class ApiError(HTTPException):
@@ -111,18 +217,26 @@ def security_headers(resp: Response, no_store: bool) -> Response:
     return resp
 
 
-def install(app: Flask) -> None:
-    """Headers, CSRF check and error handlers."""
+def install(app: Flask, hosts: DeviceHosts) -> None:
+    """Host and Origin checks (before anything else), CSRF check, headers and error handlers."""
 
     @app.before_request
-    def _csrf_and_viewing() -> None:
+    def _host_origin_csrf_viewing() -> Response | None:
+        if not hosts.allows(request.host):
+            return _refuse_host()
+        if request.method in UNSAFE and not origin_matches(request.headers.get("Origin"), request.host):
+            raise ApiError(403, "request from another site refused (its Origin is not this page)")
         if request.method in UNSAFE:
             check_csrf()
         elif not deps().page_settings.applied().open_viewing and not _public_path() and not logged_in():
             raise ApiError(401, "viewing needs the device PIN on this device")
+        return None
 
     @app.after_request
     def _headers(resp: Response) -> Response:
+        if not _public_path():
+            # Guarded by the PIN or open_viewing (runner data, snapshots): no shared cache may keep it.
+            resp.headers["Cache-Control"] = "private, no-store"
         return security_headers(resp, request.path.startswith(("/api/", "/stream/")) or resp.mimetype == "text/html")
 
     @app.errorhandler(HTTPException)
@@ -142,6 +256,19 @@ def install(app: Flask) -> None:
         for key, value in headers.items():
             resp.headers[key] = value
         return resp
+
+
+def _refuse_host() -> Response:
+    """421 for a Host that is not this device, built here: no template, so no session cookie and no
+    CSRF token reach a page that a rebound name would let read the answer."""
+    log.warning("refused a request for host %r from %s (not a name of this device)", request.host, request.remote_addr)
+    message = f"host {host_name(request.host)!r} is not this device: open the page by its address"
+    if request.path.startswith(("/api/", "/stream/")):
+        resp = jsonify({"error": message, "status": 421})
+    else:
+        resp = Response(f"<!doctype html><title>421</title><p>{html.escape(message)}</p>", mimetype="text/html")
+    resp.status_code = 421
+    return resp
 
 
 def _public_path() -> bool:

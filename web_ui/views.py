@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
-from urllib.parse import urlparse
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WResponse
 
 from hipcam.domain import CLASSIFIED, LEGS
@@ -114,11 +115,17 @@ def robots() -> Response:
     return Response("User-agent: *\nDisallow: /\n", mimetype="text/plain")
 
 
+_PLAIN_PATH = re.compile(r"/(?:[A-Za-z0-9_.~-]+(?:/[A-Za-z0-9_.~-]+)*)?")
+
+
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths after login (no open redirect)."""
-    if not target:
+    """Where to go after login: ``target`` only when it is the path of one of the app's own pages
+    (a GET route of its url_map, not a static file), else ``/``. Nothing else is ever honoured: no
+    scheme, host, backslash, doubled slash, query or encoded trick can name another site."""
+    if not target or not _PLAIN_PATH.fullmatch(target):
         return "/"
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(target, method="GET")
+    except HTTPException:  # no such page (RequestRedirect is one too)
         return "/"
-    return target
+    return "/" if endpoint == "static" else target

@@ -2,28 +2,75 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import re
+import unicodedata
 from typing import Any
 
 from flask import request
+from flask.json.provider import DefaultJSONProvider
 
 from web_ui.security import ApiError
+
+log = logging.getLogger(__name__)
 
 MAX_RUNNER = 80
 MAX_NOTES = 20_000
 MAX_SPEED_KMH = 40.0
+MAX_JSON_DEPTH = 32  # the API's bodies nest 2 deep; Python's parser recurses (RecursionError near 1000)
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# Zero-width joiners are format characters that names in some scripts (and emoji) need.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def json_depth(data: bytes | str) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings ignored)."""
+    raw = data.encode() if isinstance(data, str) else data
+    depth = deepest = 0
+    for token in _JSON_TOKEN.findall(raw):
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON with the nesting bounded before parsing: a deep body is a 400, not a RecursionError."""
+
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if json_depth(s) > MAX_JSON_DEPTH:
+            log.warning("refused a JSON body nested deeper than %d levels from %s", MAX_JSON_DEPTH, request.remote_addr)
+            raise ApiError(400, f"the JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)")
+        return super().loads(s, **kwargs)
 
 
 def json_object() -> dict[str, Any]:
-    """The request body as a JSON object, or a clean 400 (415 for another content type)."""
+    """The request body as a JSON object, or a clean 400 (415 for another content type: a form or
+    text body is refused, never read as an empty object)."""
     if not request.is_json:
-        if not request.get_data(cache=True):
+        if not (request.get_data(cache=True) or request.content_length or request.form):  # get_data: 413 first
             return {}
-        raise ApiError(415, "send JSON with Content-Type: application/json")
+        raise ApiError(415, "send JSON with Content-Type: application/json (this body is not JSON)")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
     return body
+
+
+def clean_text(value: str, field: str, multiline: bool = False) -> str:
+    """``value`` if it holds no control or invisible format characters (bidi overrides such as
+    U+202E, zero-width spaces, NUL...; line breaks and tabs only when ``multiline``), else a 400."""
+    for ch in value:
+        if multiline and ch in "\n\r\t":
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in _JOINERS:
+            raise ApiError(400, f"{field} must not contain control or direction characters (U+{ord(ch):04X})")
+    return value
 
 
 def runner(body: dict[str, Any]) -> str:
@@ -32,7 +79,7 @@ def runner(body: dict[str, Any]) -> str:
         return ""
     if not isinstance(value, str) or len(value) > MAX_RUNNER:
         raise ApiError(400, f"runner must be text of at most {MAX_RUNNER} characters")
-    return value.strip()
+    return clean_text(value, "runner").strip()
 
 
 def speed(body: dict[str, Any]) -> float | None:
@@ -55,14 +102,14 @@ def notes(body: dict[str, Any]) -> str:
     value = body.get("notes")
     if not isinstance(value, str) or len(value) > MAX_NOTES:
         raise ApiError(400, f"notes must be text of at most {MAX_NOTES} characters")
-    return value
+    return clean_text(value, "notes", multiline=True)
 
 
 def required_runner(value: Any) -> str:
     """A runner's name (a session's ``runner`` text): non-empty text, at most MAX_RUNNER characters."""
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_RUNNER:
         raise ApiError(400, f"runner must be the runner's name, 1 to {MAX_RUNNER} characters")
-    return value.strip()
+    return clean_text(value, "runner").strip()
 
 
 def _number(value: Any) -> float | None:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from hipcam.capture.base import Frame
+from hipcam.capture.spec import redacted
 from hipcam.errors import VideoError
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class OpenCVSource:
     ) -> None:
         self.target = target
         self.kind = kind
-        self.name = str(target) if kind != "camera" or isinstance(target, str) else f"camera {target}"
+        self.name = redacted(str(target)) if kind != "camera" or isinstance(target, str) else f"camera {target}"
         self._request = (width, height, fps)
         self._true_fps = true_fps
         self._loop = loop

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from hipcam.errors import VideoError
 
@@ -21,6 +21,9 @@ NAMED: tuple[SourceKind, ...] = ("auto", "picamera", "demo")
 # read as the local path it names (FFmpeg would open it, but the file checks need the path).
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp", "rtp", "srt")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# Query parameters whose value is a secret (matched on the name, case-insensitively).
+_SECRET_PARAM = re.compile(r"(?i)([?&;](?:[\w.-]*(?:pass|pwd|token|secret|key|auth|sig|credential)[\w.-]*)=)[^&;#]*")
+REDACTED = "***"
 
 
 class SourceSpecError(VideoError):
@@ -34,6 +37,24 @@ class SourceSpec:
 
     kind: SourceKind
     target: int | str | None = None
+
+
+def redacted(spec: str) -> str:
+    """``spec`` as it may be shown or logged: a URL's user and password, and the values of query
+    parameters named like secrets (password=, pwd=, token=, ...), replaced by ``***``. What the
+    source opens is the spec itself; every name a person or a log sees goes through here."""
+    text = _SECRET_PARAM.sub(lambda m: m.group(1) + REDACTED, spec)
+    match = _SCHEME.match(text.strip())
+    if match is None:
+        return text
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError:  # e.g. an unbalanced [ in the host: show only the scheme
+        return f"{match.group(1)}://{REDACTED}"
+    if "@" not in parts.netloc:
+        return text
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
 
 
 def parse_source(spec: str) -> SourceSpec:
@@ -58,13 +79,13 @@ def parse_source(spec: str) -> SourceSpec:
     if scheme == "file":
         return SourceSpec("file", _file_url_path(text))
     supported = ", ".join(URL_SCHEMES)
-    raise SourceSpecError(f"{text}: unsupported URL scheme {scheme}:// (supported: {supported}, file)")
+    raise SourceSpecError(f"{redacted(text)}: unsupported URL scheme {scheme}:// (supported: {supported}, file)")
 
 
 def _file_url_path(url: str) -> str:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
-        raise SourceSpecError(f"{url}: a file:// URL must name a local file (file:///path/to/video.mp4)")
+        raise SourceSpecError(f"{redacted(url)}: a file:// URL must name a local file (file:///path/to/video.mp4)")
     if not parts.path:
         raise SourceSpecError(f"{url}: no file path after file://")
     return unquote(parts.path)

@@ -124,6 +124,9 @@ def _listen(app: Any, cfg: HipcamConfig, host: str, port: int) -> Any:
         else:
             print(f"hipcam: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return None
+    except ValueError:  # waitress: the name does not resolve to an address
+        print(f"hipcam: cannot listen on {host}:{port}: {host} is not an address of this machine", file=sys.stderr)
+        return None
 
 
 def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int | None) -> int:
@@ -132,6 +135,8 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
 
     host = host or cfg.server.host
     port = port if port is not None else cfg.server.port
+    # The address actually served is the one the web's host check knows as the device's own.
+    cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"host": host, "port": port})})
     frames = build_source(cfg, source)
     svc = _build(cfg)
     server = _listen(create_app(svc.web), cfg, host, port)

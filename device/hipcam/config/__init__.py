@@ -7,13 +7,18 @@ variables override the file: ``HIPCAM_SERVER__PORT=8081`` sets ``server.port``.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
+import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hipcam.config.gait import GaitParams
 from hipcam.errors import ConfigError
@@ -21,6 +26,40 @@ from hipcam.errors import ConfigError
 ENV_PREFIX = "HIPCAM_"
 DEFAULT_CONFIG_PATH = Path("/etc/hipcam/config.toml")
 VIEWER_SPARE_THREADS = 2  # server threads kept free of live streams, for the page and the API
+# A DNS host name (RFC 1123 labels); addresses are checked by ipaddress.
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?")
+# What `hipcam pin-hash` prints: scrypt$N$r$p$base64(salt)$base64(digest).
+_PIN_HASH = re.compile(r"scrypt\$(\d{1,8})\$(\d{1,3})\$(\d{1,3})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})")
+
+
+def _host_or_address(value: str) -> str:
+    text = value.strip().lower()
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        pass
+    if not _HOST_NAME.fullmatch(text) or text.replace(".", "").isdigit():  # 999.1.1.1: no address, no name
+        raise ValueError(f"{value!r} is neither an IP address nor a host name")
+    return text.rstrip(".")
+
+
+def check_pin_hash(value: str) -> str:
+    """``value`` if it has the form `hipcam pin-hash` prints (and cost bounds a login can afford)."""
+    match = _PIN_HASH.fullmatch(value.strip())
+    problem = "not the line `hipcam pin-hash` prints (scrypt$N$r$p$salt$hash)"
+    if match:
+        n, r, p = (int(g) for g in match.groups()[:3])
+        try:
+            salt, digest = (base64.b64decode(g, validate=True) for g in match.groups()[3:])
+        except (binascii.Error, ValueError):
+            salt = digest = b""
+        if not (2 <= n <= 1 << 20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
+            problem = "scrypt cost out of range (N a power of two up to 2^20, r 1-32, p 1-16)"
+        elif len(salt) >= 8 and len(digest) >= 16:
+            return value.strip()
+        else:
+            problem = "salt or hash is not valid base64 of the right length"
+    raise ValueError(f"{problem}; nobody could log in with it: run `hipcam pin-hash` and paste its line")
 
 
 class Section(BaseModel):
@@ -64,7 +103,7 @@ class LevelConfig(Section):
 
 
 class ServerConfig(Section):
-    host: str = Field("0.0.0.0", description="address the web page listens on")
+    host: str = Field("0.0.0.0", description="address the web page listens on (an IP address or a host name)")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web page")
     open_viewing: bool = Field(True, description="anyone on the network may watch; acting always needs the PIN")
     pin_hash: str | None = Field(None, description="scrypt hash of the device PIN (set by `hipcam pin-hash`)")
@@ -73,6 +112,35 @@ class ServerConfig(Section):
     )
     max_request_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest request body")
     max_viewers: int = Field(12, ge=1, le=62, description="concurrent live streams allowed (at most threads - 2)")
+    allowed_hosts: list[str] = Field(
+        [],
+        max_length=64,
+        description="more names the page may be opened by (e.g. a DNS name of the device); its own host name, "
+        "name.local, localhost and addresses are always allowed, any other Host is refused (DNS rebinding)",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host_valid(cls, value: str) -> str:
+        return _host_or_address(value)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts_from_text(cls, value: Any) -> Any:
+        # From the environment: HIPCAM_SERVER__ALLOWED_HOSTS="cam.clinic.lan, 10.0.0.5" (or a JSON list).
+        if isinstance(value, str):
+            return json.loads(value) if value.lstrip().startswith("[") else re.split(r"[,\s]+", value.strip() or "")
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts_valid(cls, value: list[str]) -> list[str]:
+        return [_host_or_address(v) for v in value if v]
+
+    @field_validator("pin_hash")
+    @classmethod
+    def _pin_hash_valid(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else check_pin_hash(value)
 
     @model_validator(mode="after")
     def _viewers_fit_threads(self) -> ServerConfig:
@@ -168,6 +236,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except PermissionError:
@@ -183,8 +255,22 @@ def load_config(
     data = read_toml(path) if path is not None else {}
     env = _env_overrides(os.environ if environ is None else environ)
     data = merge(merge(data, env), overrides or {})
-    origin = str(path) if path is not None else "configuration"
     try:
         return HipcamConfig.model_validate(data)
     except ValidationError as exc:
+        origin = _origin(exc, env, overrides or {}, path)
         raise ConfigError(f"{origin}: {first_error(exc)}") from None
+
+
+def _origin(exc: ValidationError, env: Mapping[str, Any], overrides: Mapping[str, Any], path: Path | None) -> str:
+    """Where the first wrong value came from: an override, the environment variable that set it, or the file."""
+    loc = [str(p) for p in exc.errors()[0]["loc"]]
+    for source, label in ((overrides, "command line"), (env, None)):
+        node: Any = source
+        for depth, part in enumerate(loc):
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
+            if not isinstance(node, Mapping) or depth == len(loc) - 1:
+                return label or "environment variable " + ENV_PREFIX + "__".join(p.upper() for p in loc[: depth + 1])
+    return str(path) if path is not None else "configuration"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hipcam.capture import OpenCVSource, PicameraSource, SourceSpec, SourceSpecError, make_source, parse_source
-from hipcam.capture.spec import URL_SCHEMES
+from hipcam.capture.spec import URL_SCHEMES, redacted
 from hipcam.commands.config_check import check_config, check_source
 from hipcam.config import HipcamConfig
 from hipcam.errors import AssetError, VideoError
@@ -140,3 +140,29 @@ def test_named_live_sources_pass_the_check(tmp_path: Path) -> None:
     assert check_source(_cfg(tmp_path, "auto")) is None
     assert check_source(_cfg(tmp_path, "picamera")) is None
     assert isinstance(make_source("picamera", _cfg(tmp_path)), PicameraSource)
+
+
+@pytest.mark.parametrize(
+    ("spec", "shown"),
+    [
+        ("rtsp://admin:secret@cam/stream", "rtsp://***@cam/stream"),
+        ("rtsp://admin@cam:554/s", "rtsp://***@cam:554/s"),
+        ("http://cam/x?user=a&password=hunter2&fps=5", "http://cam/x?user=a&password=***&fps=5"),
+        ("https://cam/x?pwd=1;Token=2&apikey=3#f", "https://cam/x?pwd=***;Token=***&apikey=***#f"),
+        ("rtsp://a%40b:p%40ss@[::1]:8554/x", "rtsp://***@[::1]:8554/x"),
+        ("http://[::1:80/?pass=z", "http://***"),  # unparsable: only the scheme
+        ("rtsp://cam/stream", "rtsp://cam/stream"),
+        ("/videos/walk.mp4", "/videos/walk.mp4"),
+        ("0", "0"),
+    ],
+)
+def test_redacted_strips_credentials(spec: str, shown: str) -> None:
+    assert redacted(spec) == shown
+
+
+def test_source_name_and_errors_carry_no_password() -> None:
+    source = OpenCVSource("rtsp://admin:secret@127.0.0.1:9/s?token=abc", "url")
+    assert "secret" not in source.name and "abc" not in source.name
+    with pytest.raises(SourceSpecError) as err:
+        parse_source("ftp://admin:secret@cam/x")
+    assert "secret" not in str(err.value)
