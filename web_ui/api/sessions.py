@@ -1,17 +1,37 @@
-"""``/api/sessions/...``: start, stop, notes, delete, strides, exports and stride snapshots."""
+"""``/api/sessions/...``: start, stop, notes, delete, strides, exports and stride snapshots.
+
+A write the store refuses for want of room (records.store.DiskFull) is answered, on any route, with
+507 Insufficient Storage and a JSON error saying so and that nothing changed (never a 500); the
+request can simply be repeated once there is room (a session that could not be stopped is still
+running, and can be stopped then).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, send_file
+from flask import Blueprint, Response, jsonify, request, send_file
 
-from hipcam.records.store import SessionConflict
+from hipcam.records.store import DiskFull, SessionConflict
 from web_ui.api import body
 from web_ui.deps import deps
 from web_ui.security import ApiError, require_pin
 
 bp = Blueprint("api_sessions", __name__)
+
+_NOT_DONE = {
+    "api_sessions.stop_session": "the session was not stopped (it is still running)",
+    "api_sessions.update_session": "the notes were not saved",
+    "api_sessions.start_session": "no session was started",
+    "api_sessions.delete_session": "the session was not deleted",
+}
+
+
+@bp.app_errorhandler(DiskFull)
+def _disk_full(exc: DiskFull) -> tuple[Response, int]:
+    what = _NOT_DONE.get(request.endpoint or "", "nothing was saved")
+    message = f"disk full: {what}; free some space on the device and try again"
+    return jsonify({"error": message, "status": 507, "disk_full": True}), 507
 
 
 def _session_or_404(session_id: int) -> dict[str, Any]:

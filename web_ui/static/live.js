@@ -29,10 +29,13 @@
     let text = "", kind = "info";
     if (!connected) { text = "Connection to the device lost – reconnecting…"; kind = "bad"; }
     else if (state) {
-      if (state.status === "camera_lost") { text = "Camera lost – " + (state.message || "retrying"); kind = "bad"; }
+      const st = (state.flags && state.flags.store) || {};
+      if (st.disk_full) { text = "Disk full: strides are not being saved — " + (st.pending || 0) + " waiting" + (st.lost ? ", " + st.lost + " lost" : "") + " (free some space; they are written when there is room)"; kind = "bad"; }
+      else if (state.status === "camera_lost") { text = "Camera lost – " + (state.message || "retrying"); kind = "bad"; }
       else if (state.status === "model_missing") { text = "Model not loaded – " + (state.message || "run hipcam fetch"); kind = "bad"; }
       else if (state.status === "no_runner") { text = "No runner in view"; kind = "info"; }
       else if (state.status === "starting") { text = "Starting…"; kind = "info"; }
+      else if (st.lost) { text = st.lost + " strides were lost while the disk was full"; kind = "warn"; }
       else if (state.flags && state.flags.snapshots_paused) { text = "Disk almost full: stride snapshots paused (live view and strides still recorded)"; kind = "warn"; }
     }
     b.hidden = !text;

@@ -9,14 +9,21 @@ it (normalized landmarks, the frame's size, running direction and near leg, and 
 calibration applied to it, if any), so the clinician can calibrate the hip on a stride's snapshot
 (hipcam.service.calibration). It is written before the JPEG; a missing or unreadable one only
 means the snapshot cannot be calibrated on.
+
+A full disk is told apart from other failures (``is_disk_full``: SQLite's SQLITE_FULL, ENOSPC or
+EDQUOT from the OS, an I/O error while the filesystem has no room left) and raised as ``DiskFull``,
+so callers can hold the data and retry instead of treating it as corruption. A snapshot that cannot
+be written is skipped (the stride is kept) and counted by reason in ``skipped``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -25,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hipcam.atomic import atomic_writer, fsync_dir
+from hipcam.records.schema import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,35 @@ SNAPSHOT_DIR = "snapshots"
 FREE_CHECK_INTERVAL_S = 5.0
 POSE_SUFFIX = ".json"
 MAX_POSE_BYTES = 64 * 1024
+FULL_BELOW_MB = 1.0  # an I/O error with less room than this on the filesystem is a full disk
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+SKIP_REASONS = ("low_disk", "disk_full", "write_error")  # why a stride's snapshot was not saved
+
+
+class DiskFull(StoreError):
+    """Nothing was written because the disk (or the database's page cap) is full; retry when there
+    is room again. The data is fine."""
+
+
+def free_mb(path: Path) -> float:
+    try:
+        return shutil.disk_usage(path).free / (1024 * 1024)
+    except OSError:
+        return 0.0
+
+
+def is_disk_full(exc: BaseException, data_dir: Path | None = None) -> bool:
+    """SQLITE_FULL ("database or disk is full"), ENOSPC/EDQUOT, or an SQLite I/O error (e.g. the WAL
+    index cannot grow) while ``data_dir``'s filesystem has no room left."""
+    if isinstance(exc, OSError):
+        return exc.errno in _FULL_ERRNOS
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc):
+        return True
+    io_error = (code is not None and (code & 0xFF) == sqlite3.SQLITE_IOERR) or "disk I/O error" in str(exc)
+    return io_error and data_dir is not None and free_mb(data_dir) < FULL_BELOW_MB
 
 
 def pose_name(rel: str) -> str:
@@ -52,6 +89,7 @@ class SnapshotFiles:
         self.min_free_mb = min_free_mb
         self._disk_checked = 0.0
         self._disk = DiskState(free_mb=float("inf"), snapshots_paused=False)
+        self.last_error = "write_error"  # why the last write() returned None
         self.root.mkdir(parents=True, exist_ok=True)
 
     def write(self, session_id: int, jpeg: bytes, pose: Mapping[str, Any] | None = None) -> str | None:
@@ -69,7 +107,8 @@ class SnapshotFiles:
                 fh.write(jpeg)
         except OSError as exc:
             # A full or failing disk must not stop the stride being recorded.
-            log.warning("stride snapshot not saved: %s", exc)
+            self.last_error = "disk_full" if exc.errno in _FULL_ERRNOS else "write_error"
+            log.warning("stride snapshot not saved (%s): %s", self.last_error, exc)
             self.remove(rel)
             self._disk_checked = 0.0
             return None
@@ -131,10 +170,7 @@ class SnapshotFiles:
         """Free space, checked at most every few seconds (statvfs is cheap, but not free)."""
         now = time.monotonic()
         if now - self._disk_checked >= FREE_CHECK_INTERVAL_S:
-            try:
-                free_mb = shutil.disk_usage(self.data_dir).free / (1024 * 1024)
-            except OSError:
-                free_mb = 0.0
-            self._disk = DiskState(free_mb=free_mb, snapshots_paused=free_mb < self.min_free_mb)
+            free = free_mb(self.data_dir)
+            self._disk = DiskState(free_mb=free, snapshots_paused=free < self.min_free_mb)
             self._disk_checked = now
         return self._disk

@@ -14,10 +14,15 @@ exports: hipcam.records.export.
 Hip calibrations (one per runner, the sessions' ``runner`` text) are kept here too; the geometry
 is hipcam.gait.calibration's. ``calibration_version`` goes up with every change, so the frame loop
 notices one with an attribute read.
+
+A full disk is not corruption: a write refused for want of room (SQLITE_FULL, ENOSPC; see
+snapshot_files.is_disk_full) raises ``DiskFull`` with nothing half-written, opening on a full disk
+says "disk full", and the stride writer (hipcam.service.pipeline) holds strides and retries.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 import threading
@@ -32,10 +37,12 @@ from hipcam.domain import LEGS
 from hipcam.errors import HipcamError
 from hipcam.records import export
 from hipcam.records.schema import DB_NAME, StoreError, migrate, schema_version
-from hipcam.records.snapshot_files import DiskState, SnapshotFiles
+from hipcam.records.snapshot_files import FULL_BELOW_MB, DiskFull, DiskState, SnapshotFiles, free_mb, is_disk_full
 from hipcam.records.stride import COLUMNS, FIELD_NAMES, StrideRecord
 
-__all__ = ["DiskState", "HipCalibration", "SessionConflict", "Store", "StoreError", "StoredStride"]
+__all__ = ["DiskFull", "DiskState", "HipCalibration", "SessionConflict", "Store", "StoreError", "StoredStride"]
+
+log = logging.getLogger(__name__)
 
 SESSION_COLUMNS = ("id", "runner", "treadmill_speed", "started_at", "ended_at", "notes")
 # Stride columns written by add_stride (the record's fields but the ids the store assigns).
@@ -79,7 +86,9 @@ def _stride_from_row(row: sqlite3.Row) -> StrideRecord:
 
 
 class Store:
-    def __init__(self, data_dir: Path, min_free_mb: int = 200) -> None:
+    def __init__(self, data_dir: Path, min_free_mb: int = 200, *, max_pages: int | None = None) -> None:
+        """``max_pages`` caps the database's pages on this connection (``PRAGMA max_page_count``):
+        SQLite then refuses writes with SQLITE_FULL exactly as on a full disk (tests)."""
         self.data_dir = Path(data_dir).expanduser()
         self._lock = threading.RLock()
         try:
@@ -89,21 +98,53 @@ class Store:
                 self.data_dir / DB_NAME, check_same_thread=False, isolation_level=None, timeout=10.0
             )
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{self.data_dir}: cannot open the session database ({exc})") from None
+            raise self._open_error(exc, "cannot open the session database") from None
         self._db.row_factory = sqlite3.Row
-        self._configure()
-        migrate(self._db, str(self.data_dir / DB_NAME))
-        self._active: int | None = self._close_orphans()
+        try:
+            self._configure(max_pages)
+            migrate(self._db, str(self.data_dir / DB_NAME))
+            self._active: int | None = self._close_orphans()
+        except (OSError, sqlite3.Error, DiskFull) as exc:
+            self._db.close()
+            raise self._open_error(exc, "cannot open the session database") from None
+        except StoreError:
+            self._db.close()
+            raise
         self.calibration_version = 0  # goes up with every change of a hip calibration
+        if (free := free_mb(self.data_dir)) < FULL_BELOW_MB:  # the one start-up line
+            log.warning(
+                "disk full: %.1f MiB free on %s; strides will not be saved until there is room", free, self.data_dir
+            )
+
+    def _open_error(self, exc: BaseException, what: str) -> StoreError:
+        where = self.data_dir / DB_NAME
+        if isinstance(exc, DiskFull) or is_disk_full(exc, self.data_dir):
+            free = free_mb(self.data_dir)
+            return DiskFull(f"{where}: disk full ({free:.1f} MiB free): {what}; free some space and start again")
+        return StoreError(f"{where}: {what} ({exc})")
 
     # ---- set-up ------------------------------------------------------------------------
-    def _configure(self) -> None:
+    def _configure(self, max_pages: int | None) -> None:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc, self.data_dir):
+                raise
             raise StoreError(f"{self.data_dir / DB_NAME}: not a usable SQLite database ({exc})") from None
+        if max_pages is not None:
+            self.cap_pages(max_pages)
+
+    def cap_pages(self, max_pages: int) -> int:
+        """Cap the database at this many pages (never below its size); the cap in force. A test hook:
+        a cap reached behaves as a full disk."""
+        with self._lock:
+            return int(self._db.execute(f"PRAGMA max_page_count = {int(max_pages)}").fetchone()[0])
+
+    def page_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA page_count").fetchone()[0])
 
     def _close_orphans(self) -> int | None:
         """A session left open by a power cut is closed at its last stride (or its start)."""
@@ -132,14 +173,21 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a full disk raises DiskFull with the transaction rolled back."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if is_disk_full(exc, self.data_dir):
+                    raise DiskFull(f"disk full: nothing was saved ({exc}); free some space") from exc
                 raise
-            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -229,14 +277,16 @@ class Store:
         stride: StrideRecord,
         snapshot_jpeg: bytes | None = None,
         snapshot_pose: Mapping[str, Any] | None = None,
+        recorded_at: float | None = None,
     ) -> StoredStride:
         """Write the snapshot (and its pose, if the disk allows), then commit the stride naming it in
-        one transaction."""
+        one transaction. ``recorded_at``: when it was first handed over (a stride held while the
+        disk was full keeps its time). Raises DiskFull when the row cannot be written for want of room."""
         snapshot_rel: str | None = None
         if snapshot_jpeg is not None and not self.disk_state().snapshots_paused:
             snapshot_rel = self.snapshots.write(session_id, snapshot_jpeg, snapshot_pose)
         row = stride.to_json()
-        values = [row[c] for c in _WRITTEN] + [session_id, time.time(), snapshot_rel]
+        values = [row[c] for c in _WRITTEN] + [session_id, recorded_at or time.time(), snapshot_rel]
         names = [*_WRITTEN, "session_id", "recorded_at", "snapshot"]
         try:
             with self._tx() as db:

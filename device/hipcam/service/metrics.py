@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -103,6 +104,19 @@ def board_warnings() -> list[str]:
     return warnings
 
 
+class StoreReport(Protocol):
+    """The stride writer's state (hipcam.service.stride_writer.StoreHealth satisfies it)."""
+
+    @property
+    def disk_full(self) -> bool: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+    @property
+    def snapshots_skipped(self) -> tuple[tuple[str, int], ...]: ...
+
+
 class BoardCollector(Collector):
     """Reads temperature, throttling and free disk at scrape time."""
 
@@ -178,6 +192,12 @@ class Metrics:
         self._snap_skipped = Counter(
             "hipcam_snapshots_skipped_low_disk", "Stride snapshots not saved because disk was low", registry=r
         )
+        self._disk_full = Gauge("hipcam_store_disk_full", "1 while the disk refuses strides (full)", registry=r)
+        self._pending = Gauge("hipcam_strides_pending", "Strides held in memory, not saved yet", registry=r)
+        self._lost = Gauge("hipcam_strides_lost", "Strides dropped unsaved since start (held too long)", registry=r)
+        self._skipped = Gauge(
+            "hipcam_snapshots_skipped", "Stride snapshots not saved since start, by reason", ["reason"], registry=r
+        )
         self._errors = Counter("hipcam_pipeline_errors", "Frames that raised in analysis", ["stage"], registry=r)
         self._stage = Histogram(
             "hipcam_stage_seconds", "Per-stage processing latency", ["stage"], buckets=LATENCY_BUCKETS, registry=r
@@ -233,6 +253,13 @@ class Metrics:
 
     def snapshot_skipped_low_disk(self) -> None:
         self._snap_skipped.inc()
+
+    def store_health(self, report: StoreReport) -> None:
+        self._disk_full.set(1.0 if report.disk_full else 0.0)
+        self._pending.set(report.pending)
+        self._lost.set(report.lost)
+        for reason, n in report.snapshots_skipped:
+            self._skipped.labels(reason).set(n)
 
     def pipeline_error(self, stage: str = "other") -> None:
         self._errors.labels(stage).inc()

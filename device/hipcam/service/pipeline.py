@@ -2,7 +2,8 @@
 
 Analysis always takes the newest frame (see hipcam.service.capture_worker), so the page shows what is
 happening now, not a backlog. Stride rows go to a small bounded writer queue so an fsync on the SD
-card never stalls the frame loop, and the camera-view JPEG is encoded on its own thread.
+card never stalls the frame loop (hipcam.service.stride_writer, which also holds them while the disk
+is full), and the camera-view JPEG is encoded on its own thread.
 
 Failures are states, not crashes: a lost camera is retried in-process (capture.reconnect_*); a read
 that hangs is reported after ``STALL_AFTER_S``; a missing or corrupt model shows "model not loaded"
@@ -21,13 +22,11 @@ limit). A wedged frame loop or a hung camera read feeds nothing, so systemd rest
 from __future__ import annotations
 
 import logging
-import queue
 import statistics
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from hipcam.capture import FrameSource
@@ -46,10 +45,12 @@ from hipcam.service.frame_analysis import (
     opt,
     stride_record,
 )
+from hipcam.service.metrics import Metrics
 from hipcam.service.preview import PreviewEncoder
 from hipcam.service.settings import Settings
 from hipcam.service.snapshots import SnapshotRing
 from hipcam.service.state import FramePose, LiveMetrics, LiveState
+from hipcam.service.stride_writer import StrideWriter, _Pending
 from hipcam.service.telemetry import NullOps, Ops
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,6 @@ STALL_AFTER_S = 1.5  # no frame from an open source for this long -> "camera los
 IDLE_WAKE_S = 0.25  # the loop wakes this often without frames, to detect stalls in time
 RETRY_ALIVE_S = 5.0  # the capture thread reported retry activity this recently -> feed the watchdog
 SNAPSHOT_RING = 90  # small frames kept so a stride's snapshot can show its peak frame (3 s at 30 fps)
-WRITER_QUEUE = 256
-
-
-@dataclass
-class _Pending:
-    session_id: int
-    stride: StrideRecord
-    snapshot: bytes | None
-    pose: dict[str, Any] | None = None  # the snapshot frame's pose, saved beside it
 
 
 class PoseRing:
@@ -111,48 +103,6 @@ class RecentCadence:
         return 120.0 / statistics.median(self._durations) if len(self._durations) >= 2 else None
 
 
-class StrideWriter:
-    """Commits strides off the frame loop; bounded, so a dead disk cannot eat memory."""
-
-    def __init__(self, store: Store, state: LiveState, ops: Ops) -> None:
-        self._store, self._state, self._ops = store, state, ops
-        self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=WRITER_QUEUE)
-        self._thread = threading.Thread(target=self._run, name="hipcam-store", daemon=True)
-        self.lost = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def submit(self, item: _Pending) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            self.lost += 1
-            log.error("stride writer is %d strides behind; dropping a stride", WRITER_QUEUE)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._thread.is_alive():
-            try:
-                self._queue.put(None, timeout=timeout)
-            except queue.Full:
-                return
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            try:
-                saved = self._store.add_stride(item.session_id, item.stride, item.snapshot, item.pose)
-            except Exception:  # the writer must outlive one bad row (disk error, locked db)
-                log.exception("could not store a stride")
-                self._ops.pipeline_error("store")
-                continue
-            self._ops.stride_recorded()
-            if item.snapshot is not None and not saved.snapshot_saved:
-                # The disk went low since the frame loop looked, or the write failed (full disk).
-                self._ops.snapshot_skipped_low_disk()
-            self._state.attach_stride_ids(item.stride, item.session_id, saved.id)
-
-
 class Pipeline:
     """Runs capture + analysis threads; everything it learns goes into ``state`` (and ``store``)."""
 
@@ -174,7 +124,9 @@ class Pipeline:
         self.slot = FreshestSlot()
         self.capture = CaptureWorker(source, cfg, self.slot, state, self.ops)
         self.preview = PreviewEncoder(state)
-        self.writer = StrideWriter(store, state, self.ops) if store is not None else None
+        metrics = getattr(self.ops, "metrics", None)  # ServiceOps: the writer's state as metrics too
+        report = metrics.store_health if isinstance(metrics, Metrics) else None
+        self.writer = StrideWriter(store, state, self.ops, report) if store is not None else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hipcam-pipeline", daemon=True)
         self._analyzer: Analyzer | None = None
@@ -356,7 +308,8 @@ class Pipeline:
             if disk.snapshots_paused:
                 self.ops.snapshot_skipped_low_disk()
             pose = self._snapshot_pose(_peak_or_end(stride)) if snap is not None else None
-            self.writer.submit(_Pending(session, stride, snap, pose))
+            skipped = "low_disk" if disk.snapshots_paused else None
+            self.writer.submit(_Pending(session, stride, snap, pose, skipped))
 
     def _snapshot_pose(self, number: int | None) -> dict[str, Any] | None:
         pose = self._poses.get(number)

@@ -35,6 +35,10 @@ RECENT_STRIDES = 60
 TAIL_SECONDS = 1.0
 CAMERA_POSES_KEPT = 64  # camera frames whose pose a calibration tap may still refer to
 NOTED_POSES = 32  # analysed frames whose pose waits for the camera-view encoder
+# The ``store`` flag: the stride writer's state (hipcam.service.stride_writer.StoreHealth.to_json):
+# the disk refuses strides, how many are held in memory, lost, written after the disk had room again.
+STORE_OK: dict[str, Any] = {"disk_full": False, "pending": 0, "lost": 0, "written_after_full": 0,
+                            "snapshots_skipped": {}}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,8 @@ class LiveState:
         self._noted: OrderedDict[float, FramePose] = OrderedDict()  # captured_at -> pose, not yet shown
         self._camera_poses: deque[CameraFrame] = deque(maxlen=CAMERA_POSES_KEPT)  # with a pose
         self._flags: dict[str, Any] = {"snapshots_paused": False, "disk_free_mb": None, "session_id": None,
-                                       "runner": None, "hip_calibration": None}  # fmt: skip
+                                       "runner": None, "hip_calibration": None,
+                                       "store": dict(STORE_OK)}  # fmt: skip
         self._cache: dict[str, tuple[int, str]] = {}
         self._level: LevelInfo | None = None  # None until the gait tracker has started
         self.closed = False
@@ -150,6 +155,11 @@ class LiveState:
                 return
             self._flags.update(flags)
             self._bump()
+
+    def flag(self, name: str) -> Any:
+        """One flag's current value (None if unknown)."""
+        with self._lock:
+            return self._flags.get(name)
 
     def set_level(self, level: LevelInfo) -> None:
         with self._changed:
