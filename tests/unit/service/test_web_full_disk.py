@@ -54,7 +54,9 @@ def test_notes_and_stop_on_a_full_disk_answer_507_then_work(env: tuple[Any, Stor
     r = client.patch(f"/api/sessions/{session}", json={"notes": "n" * 9000})
     assert r.status_code == 507, r.get_data(as_text=True)
     body = r.get_json()
-    assert body["disk_full"] and body["status"] == 507 and body["error"].startswith("disk full: the notes were not saved")
+    assert (
+        body["disk_full"] and body["status"] == 507 and body["error"].startswith("disk full: the notes were not saved")
+    )
     store.cap_pages(0)  # the cap at the database's size now: not one more page
     original = store.stop_session
 
