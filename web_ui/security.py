@@ -81,7 +81,7 @@ def interface_addresses(proc_net: Path = Path("/proc/net")) -> frozenset[str]:
 class DeviceHosts:
     """The Host header values this device answers to (DNS rebinding: a page on another name that
     resolves to the device is refused): ``localhost``, loopback addresses, the machine's host name
-    (and its ``.local`` and fully qualified names), ``extra`` (``server.allowed_hosts``) and its own
+    (and its ``.local`` name), ``extra`` (``server.allowed_hosts``) and its own
     addresses: the bound one, or with 0.0.0.0/:: every interface's (re-read when an unknown address
     comes, so a new DHCP lease works without a restart)."""
 
@@ -92,7 +92,7 @@ class DeviceHosts:
         addresses: Callable[[], frozenset[str]] = interface_addresses,
     ) -> None:
         hostname = socket.gethostname().lower()
-        names = {"localhost", hostname, f"{hostname}.local", socket.getfqdn().lower(), *extra}
+        names = {"localhost", hostname, f"{hostname}.local", *extra}  # no getfqdn(): a DNS wait at start-up
         self.names = frozenset(host_name(n) for n in names if n)
         self.bound = host_name(bound)
         self._addresses = addresses
