@@ -106,7 +106,7 @@ class GaitParams(BaseModel):
         0.08, gt=0.0, le=1.0, description="a foot within this height (trunk lengths) of its ground level is down"
     )
     contact_speed: float = Field(
-        1.0,
+        0.6,
         gt=0.0,
         le=20.0,
         description="a down foot moving within this speed (trunk lengths/s) of the ground is in contact",

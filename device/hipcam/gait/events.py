@@ -34,6 +34,7 @@ from scipy import signal
 from hipcam.config.gait import GaitParams
 from hipcam.domain import LEG_JOINTS, LEGS
 from hipcam.gait.filters import fill_gaps, nanpercentile_last_axis, running_nanmedian, zero_lag
+from hipcam.gait.hidden_landing import time_hidden_strikes
 from hipcam.gait.kinematics import trunk_lengths
 
 FOOT_POINTS = ("heel", "foot_index")
@@ -43,6 +44,7 @@ _GROUND_WINDOW_S = 2.0  # the ground level, a running percentile over this long 
 _MIN_JUMP = 0.15  # trunk lengths: a smaller step is noise, whatever the frame rate
 _SPIKE_WINDOW = 7
 _SPIKE_MIN = 0.1  # trunk lengths
+_MIN_SEEN_SWING_S = 0.05  # a strike needs the foot seen off the ground this long before it
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class FootEvent:
     frame: int
     leg: str
     type: str  # "foot_strike" | "toe_off"
+    inferred: bool = False  # a strike whose landing was hidden, timed from the other leg (gait.hidden_landing)
 
 
 def foot_tracks(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> dict[str, np.ndarray]:
@@ -186,16 +189,28 @@ def _tidy(contact: np.ndarray, known: np.ndarray, fps: float, params: GaitParams
     return out
 
 
-def foot_contact(
-    tracks: dict[str, np.ndarray], fps: float, params: GaitParams
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(contact, known) per leg, bool [N] each: the foot is on the ground; its state is measured well
-    enough to bound an event (not on the edge of a measured stretch)."""
+@dataclass(frozen=True)
+class Contact:
+    """Per leg, bool [N] each: the foot is on the ground (`on`); its state is measured well enough to
+    bound a toe-off (`known`) or a strike (`settled`): the zero-lag filter disturbs the velocities for
+    ~1/cutoff at each end of a measured stretch, a strike (the velocity settling onto the ground's)
+    needs the frame before it clear of all of that, a toe-off the frame after it clear of half; it was
+    seen, not interpolated over a gap or a glitch (`seen`)."""
+
+    on: dict[str, np.ndarray]
+    known: dict[str, np.ndarray]
+    settled: dict[str, np.ndarray]
+    seen: dict[str, np.ndarray]
+
+
+def foot_contact(tracks: dict[str, np.ndarray], fps: float, params: GaitParams) -> Contact:
+    """Where each foot is in contact (module docstring)."""
     legs = list(tracks)
     pts = np.stack([tracks[leg] for leg in legs], axis=1)  # [N, legs, points, 2]
     spiked = spikes(pts)
     for li, pi in np.ndindex(*pts.shape[1:3]):
         pts[glitches(pts[:, li, pi], fps, params.event_max_speed, spiked=spiked[:, li, pi]), li, pi] = np.nan
+    seen = np.isfinite(pts[..., 1]).any(axis=2)  # [N, legs]
     pts = _smooth(pts, fps, params)
     ground = _ground_level(pts[..., 1], fps)  # per leg and point
     with np.errstate(invalid="ignore"):
@@ -204,31 +219,44 @@ def foot_contact(
     ground_v = _ground_velocity(vel, down, fps)[:, None, None]
     with np.errstate(invalid="ignore"):
         with_ground = np.abs(vel - ground_v) <= params.contact_speed + params.contact_speed_share * np.abs(ground_v)
-    # The zero-lag filter's first and last samples of each stretch are unreliable: not known.
-    measured = np.isfinite(pts[..., 1]).any(axis=2)  # [N, legs]
+    measured = np.isfinite(pts[..., 1]).any(axis=2)  # [N, legs]: seen, or interpolated over a short gap
     on = (down & with_ground).any(axis=2) & measured
     contact = {leg: _tidy(on[:, i], measured[:, i], fps, params) for i, leg in enumerate(legs)}
-    # The zero-lag filter's first and last samples of each stretch are unreliable: an event needs the
-    # frame beyond it (the other state) measured outside them.
-    known = _eroded(measured, math.ceil(0.5 / params.event_cutoff_hz * fps))
-    return contact, {leg: known[:, i] for i, leg in enumerate(legs)}
+    edge = 0.5 / params.event_cutoff_hz * fps
+    known, settled = _eroded(measured, math.ceil(edge)), _eroded(measured, math.ceil(2 * edge))
+
+    def per_leg(a: np.ndarray) -> dict[str, np.ndarray]:
+        return {leg: a[:, i] for i, leg in enumerate(legs)}
+
+    return Contact(contact, per_leg(known), per_leg(settled), per_leg(seen))
 
 
 def contact_events(
-    contact: dict[str, np.ndarray], known: dict[str, np.ndarray], min_frames: int = 1
+    contact: dict[str, np.ndarray],
+    known: dict[str, np.ndarray],
+    min_frames: int = 1,
+    settled: dict[str, np.ndarray] | None = None,
+    swing_frames: int = 1,
 ) -> list[FootEvent]:
-    """Foot strikes (first contact frame) and toe-offs (last), where the frame beyond is measured: a
-    strike of a contact at least `min_frames` long (one cut short by the data's end is not a stance
-    yet), a toe-off of one as long, or of any length where the data's start cut it."""
+    """Foot strikes (first contact frame) and toe-offs (last), where the frame beyond is measured
+    (`known`; for a strike `settled`, default `known`): a strike of a contact at least `min_frames`
+    long (one cut short by the data's end is not a stance yet), a toe-off of one as long, or of any
+    length where the data's start cut it. A strike needs `swing_frames` measured frames before it."""
     events: list[FootEvent] = []
     for leg in contact:
         c, k = contact[leg], known[leg]
+        ks = k if settled is None else settled[leg]
         for a, b in _runs(c):
             frames = b - a + 1
-            seen_start = a > 0 and k[a - 1]
-            # A strike needs its contact confirmed (as live waits for it); a toe-off ends a contact
-            # seen ending, also one whose start was not seen (then however little of it was seen).
-            if seen_start and frames >= min_frames:
+            # The foot seen in the air just before (not only at the edge of what was measured).
+            seen_start = a >= swing_frames and bool(ks[a - swing_frames : a].all())
+            # A strike needs its contact confirmed (as live waits for it) and the foot seen before it,
+            # or at least some data before a gap: then its landing was hidden (gait.hidden_landing
+            # times it from the other leg). A toe-off ends a contact seen ending, also one whose start
+            # was not seen (then however little of it was seen).
+            before = k[:a]
+            after_gap = not seen_start and before.any() and not before[int(np.argmax(before)) :].all()
+            if (seen_start or after_gap) and frames >= min_frames:
                 events.append(FootEvent(a, leg, "foot_strike"))
             if b < len(c) - 1 and k[b + 1] and (frames >= min_frames or not seen_start):
                 events.append(FootEvent(b, leg, "toe_off"))
@@ -236,9 +264,13 @@ def contact_events(
 
 
 def find_events(tracks: dict[str, np.ndarray], fps: float, params: GaitParams) -> list[FootEvent]:
-    """Foot strikes and toe-offs of both legs from their foot tracks (`foot_tracks`)."""
-    contact, known = foot_contact(tracks, fps, params)
-    return contact_events(contact, known, math.ceil(params.min_contact_s * fps - 1e-9))
+    """Foot strikes and toe-offs of both legs from their foot tracks (`foot_tracks`); a strike whose
+    landing was hidden is timed from the other leg (`hidden_landing.time_hidden_strikes`)."""
+    contact = foot_contact(tracks, fps, params)
+    min_frames = math.ceil(params.min_contact_s * fps - 1e-9)
+    swing = max(2, round(_MIN_SEEN_SWING_S * fps))
+    events = contact_events(contact.on, contact.known, min_frames, contact.settled, swing)
+    return time_hidden_strikes(events, contact.seen, fps)
 
 
 def settle_s(params: GaitParams) -> float:

@@ -21,14 +21,14 @@ running direction in a DirectionVote (gait.direction_vote).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from hipcam.config.gait import GaitParams
 from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS, UNKNOWN
 from hipcam.gait.direction_vote import DirectionVote
-from hipcam.gait.events import find_events, foot_tracks, settle_s, toe_off_between
+from hipcam.gait.events import FootEvent, find_events, foot_tracks, settle_s, toe_off_between
 from hipcam.gait.filters import CausalFilter, design_filter, fill_gaps, odd_window, zero_lag
 from hipcam.gait.frame_rate import FrameRateEstimator
 from hipcam.gait.history import FrameHistory
@@ -51,7 +51,7 @@ from hipcam.gait.kinematics import (
     repair_swaps,
 )
 from hipcam.gait.level import level_landmarks
-from hipcam.gait.strides import GaitEvent, Stride, StrideWindow, measure_stride, trunk_frame_for
+from hipcam.gait.strides import Stride, StrideWindow, measure_stride, trunk_frame_for
 from hipcam.gait.timing import StepTiming, step_timing
 from hipcam.records.landmarks_file import LandmarkSeries
 
@@ -73,7 +73,7 @@ class LiveUpdate:
     hip_extension_deg: float
     thigh_deg_by_leg: dict[str, float]
     timing: StepTiming | None = None  # cadence, stance, flight over the last _TIMING_KEPT_S
-    events: list[GaitEvent] = field(default_factory=list)
+    events: list[FootEvent] = field(default_factory=list)
     strides: list[Stride] = field(default_factory=list)
 
 
@@ -126,7 +126,7 @@ class LiveGait:
         self._filter = CausalFilter(self._sos, len(CHANNELS))
         self._hist.clear(first_frame)
         self._reported = {}
-        self._candidates: list[GaitEvent] = []  # what the last search found
+        self._candidates: list[FootEvent] = []  # what the last search found
         self._search_next = first_frame
         self._cleaned = (self._hist.xy, self._hist.ok)
 
@@ -206,7 +206,7 @@ class LiveGait:
     def _near_leg(self) -> str | None:
         return near_side(self._nearness)
 
-    def _make_update(self, t_s: float, events: list[GaitEvent], strides: list[Stride]) -> LiveUpdate:
+    def _make_update(self, t_s: float, events: list[FootEvent], strides: list[Stride]) -> LiveUpdate:
         row = self._hist.filt[-1]
         near = self._near_leg()
         thigh: dict[str, float] = {leg: float(row[THIGH[leg]]) for leg in LEGS}
@@ -230,7 +230,7 @@ class LiveGait:
             strides=strides,
         )
 
-    def _new_events(self) -> list[GaitEvent]:
+    def _new_events(self) -> list[FootEvent]:
         """Events in the buffer that are final (settled) and not reported yet, oldest first."""
         p, hist, i = self.params, self._hist, self._frame
         if i < self._search_next or len(hist) < min(_MIN_BUFFER_S * self.fps, hist.capacity):
@@ -242,8 +242,7 @@ class LiveGait:
         clean_pose(xy, ok, self.fps, p)  # as offline: centered windows over the buffer
         self._cleaned = (xy, ok)  # the strides this update closes are measured on it
         found = [
-            GaitEvent(e.frame + hist.base, e.leg, e.type)
-            for e in find_events(foot_tracks(xy, ok, self._vote.d), self.fps, p)
+            replace(e, frame=e.frame + hist.base) for e in find_events(foot_tracks(xy, ok, self._vote.d), self.fps, p)
         ]
         # An event must also have been found by the previous search (within a frame): close to the
         # buffer's end a contact's start can still move as later frames arrive.
@@ -255,9 +254,18 @@ class LiveGait:
             if seen and e.frame <= final and (last is None or e.frame - last >= gap):
                 self._reported[(e.leg, e.type)] = e.frame
                 out.append(e)
+            elif e.inferred and last is not None and 0 < abs(e.frame - last) < gap:
+                self._retime_strike(e.leg, last, e.frame)
         return out
 
-    def _detect(self) -> tuple[list[GaitEvent], list[Stride]]:
+    def _retime_strike(self, leg: str, reported: int, frame: int) -> None:
+        """A hidden landing re-timed once the flight time it needs is known (gait.hidden_landing):
+        the stride it opens, still open, starts there."""
+        self._reported[(leg, "foot_strike")] = frame
+        if self._last_strike[leg] == reported:
+            self._last_strike[leg] = frame
+
+    def _detect(self) -> tuple[list[FootEvent], list[Stride]]:
         events = self._new_events()
         strides: list[Stride] = []
         for ev in events:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,7 +29,6 @@ from hipcam.gait.kinematics import (
 )
 from hipcam.gait.level import level_landmarks
 from hipcam.gait.strides import (
-    GaitEvent,
     GaitReport,
     Stride,
     StrideWindow,
@@ -146,16 +145,16 @@ def clip_events(clip: _Clip, params: GaitParams) -> list[FootEvent]:
         frames = np.flatnonzero(clip.segments == seg)
         a, b = int(frames[0]), int(frames[-1]) + 1  # segments are contiguous runs of frames
         part = {leg: tr[a:b] for leg, tr in clip.tracks.items()}
-        events += [FootEvent(e.frame + a, e.leg, e.type) for e in find_events(part, clip.rate, params)]
+        events += [replace(e, frame=e.frame + a) for e in find_events(part, clip.rate, params)]
     return events
 
 
-def _leg(clip: _Clip, leg: str, events: list[FootEvent], params: GaitParams) -> tuple[list[GaitEvent], list[Stride]]:
+def _leg(clip: _Clip, leg: str, events: list[FootEvent], params: GaitParams) -> tuple[list[FootEvent], list[Stride]]:
     """One leg's events and strides."""
     rate = clip.rate
     fs = [e.frame for e in events if e.leg == leg and e.type == "foot_strike"]
     to = [e.frame for e in events if e.leg == leg and e.type == "toe_off"]
-    leg_events = [GaitEvent(e.frame, leg, e.type) for e in events if e.leg == leg]
+    leg_events = [e for e in events if e.leg == leg]
     pairs = [
         (a, b)
         for a, b in itertools.pairwise(fs)
@@ -199,7 +198,7 @@ def analyze(
     rate, roll = _check(series, fps, roll_deg)
     clip = _prepare(series, params, rate, roll)
     found = clip_events(clip, params)
-    events: list[GaitEvent] = []
+    events: list[FootEvent] = []
     strides: list[Stride] = []
     for leg in LEGS:
         leg_events, leg_strides = _leg(clip, leg, found, params)

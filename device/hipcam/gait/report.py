@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from hipcam.domain import CLASSES, UNKNOWN
+from hipcam.gait.events import FootEvent
 from hipcam.gait.strides import GaitReport, Stride
 from hipcam.records.stride import StrideRecord
 
@@ -69,6 +70,14 @@ def _mean(values: list[float]) -> float | None:
     return _num(float(np.mean(v))) if v else None
 
 
+def _event(e: FootEvent) -> dict[str, Any]:
+    """An event as JSON; `inferred` marks a strike whose landing was hidden (timed from the other leg)."""
+    out: dict[str, Any] = {"frame": int(e.frame), "leg": e.leg, "type": e.type}
+    if e.inferred:
+        out["inferred"] = True
+    return out
+
+
 def to_dict(report: GaitReport) -> dict[str, Any]:
     """The report with exactly: fps, frames, frames_with_pose, direction, near_leg, roll_deg, events,
     strides, summary."""
@@ -81,7 +90,7 @@ def to_dict(report: GaitReport) -> dict[str, Any]:
         "direction": report.direction,
         "near_leg": report.near_leg,
         "roll_deg": _num(report.roll_deg, 2),
-        "events": [{"frame": int(e.frame), "leg": e.leg, "type": e.type} for e in report.events],
+        "events": [_event(e) for e in report.events],
         "strides": [_offline_record(s, report.fps).to_json() for s in report.strides],
         "summary": {
             "cadence_spm": _num(timing.cadence_spm, 1),

@@ -10,19 +10,13 @@ import numpy as np
 from hipcam.config.gait import GaitParams
 from hipcam.domain import LOWER_BACK_DEPTH, LUMBAR_DEPTH, THIGH_MASK, UNKNOWN, other_leg
 from hipcam.gait.classify import arch_margin, classify
+from hipcam.gait.events import FootEvent
 from hipcam.gait.kinematics import THIGH, TRUNK, TRUNK_SIDE, level_axis_angle
 from hipcam.gait.timing import StepTiming
 
 _PEAK_HALF_WINDOW_S = 0.04  # the mask thigh is pooled this close to the peak thigh frame
 _NEUTRAL_SHARE = 0.25  # the stride's least-extended quarter (by the more extended thigh) is the reference
 _MIN_LUMBAR_SAMPLES = 2  # measured mask frames needed in each of the two windows
-
-
-@dataclass
-class GaitEvent:
-    frame: int
-    leg: str
-    type: str  # "foot_strike" | "toe_off"
 
 
 @dataclass
@@ -72,7 +66,7 @@ class GaitReport:
     direction: str
     roll_deg: float
     near_leg: str | None
-    events: list[GaitEvent]
+    events: list[FootEvent]
     strides: list[Stride]
     timing: StepTiming  # cadence (steps counted over elapsed time), stance and flight
 

@@ -44,9 +44,17 @@ def test_contact_events_need_the_frame_beyond_and_a_confirmed_strike() -> None:
     contact = np.zeros(40, dtype=bool)
     contact[5:15] = contact[25:38] = True
     known = np.ones(40, dtype=bool)
-    known[24] = False  # the frame before the second contact is not measured: its start is unseen
+    known[24] = False  # the frame before the second contact is not measured: its landing was hidden
     events = contact_events({"left": contact}, {"left": known}, min_frames=4)
-    assert [(e.frame, e.type) for e in events] == [(5, "foot_strike"), (14, "toe_off"), (37, "toe_off")]
+    assert [(e.frame, e.type) for e in events] == [
+        (5, "foot_strike"),
+        (14, "toe_off"),
+        (25, "foot_strike"),
+        (37, "toe_off"),
+    ]
+    known[:25] = False  # nothing measured before it (the data's start): no strike
+    events = contact_events({"left": contact}, {"left": known}, min_frames=4)
+    assert [(e.frame, e.type) for e in events] == [(37, "toe_off")]
     contact[36:] = False
     contact[34:36] = True  # a strike 2 frames before the data's end: not confirmed yet
     contact[25:34] = False
