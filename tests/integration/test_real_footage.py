@@ -91,11 +91,15 @@ def test_home_clip_meets_the_targets(analysed: dict) -> None:
 def test_lab_clip(analysed: dict) -> None:
     result = _evaluation(analysed, "lab")
     # Toe-offs meet the timing target. The far (left) leg's landings at 30 and 231 happen behind the
-    # near leg, where BlazePose's far foot wanders (up to the handrail): they are found (recall) but
-    # ~30 slow-motion frames (0.12 s) late. A known shortfall (README), bounded here, not hidden.
+    # near leg, where BlazePose's far foot wanders (up to the handrail): they are timed from the near
+    # leg's toe-off and the flight time (gait.hidden_landing), 4-5 slow-motion frames early like the
+    # near leg's own strike: median 21 ms against the 17 ms target, p90 within its 2 frames at 60 fps.
+    # A known shortfall (README), bounded here, not hidden.
     _check_events(result, ("toe_off",))
     strikes = next(s for s in result.events if s.type == "foot_strike")
-    assert strikes.p90_abs_frames is not None and strikes.p90_abs_frames <= 0.15 * result.fps
+    _, p90_max = _frames_target(result.fps)
+    assert strikes.median_abs_frames is not None and strikes.median_abs_frames <= 0.025 * result.fps
+    assert strikes.p90_abs_frames is not None and strikes.p90_abs_frames <= p90_max
     assert _angle(result, "hip_extension_at_toe_off_deg") <= TARGETS["hip_ext_rmse_deg"]
     assert _angle(result, "trunk_lean_at_toe_off_deg") <= TARGETS["trunk_rmse_deg"]
     assert result.unknown_share is not None and result.unknown_share <= TARGETS["unknown_share"]

@@ -182,7 +182,7 @@ def _thigh(w: StrideWindow, frame: int, params: GaitParams) -> tuple[float, str,
     return thigh_lm, "landmarks", thigh_lm
 
 
-_TOE_OFF_REACH_S = 0.034  # one frame at 30 fps
+_TOE_OFF_REACH_S = 0.067  # two frames at 30 fps
 
 
 def _most_extended_near(w: StrideWindow, toe_off: int) -> int:
