@@ -92,7 +92,14 @@ def test_source_credentials_never_shown_or_logged(tmp_path: Path, models_dir: Pa
             assert "127.0.0.1" in answers["state"], answers["state"]  # the source is named, without its secrets
         finally:
             proc.terminate()
-            proc.wait(timeout=15)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(
+                    "hipcam serve did not stop on SIGTERM within 30 s: " + log_path.read_text()[-2000:]
+                ) from None
     answers["log"] = log_path.read_text()
     for where, text in answers.items():
         assert PASSWORD not in text and TOKEN not in text, f"{where} leaks the camera's credentials: {text[-1500:]}"

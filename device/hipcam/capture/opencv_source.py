@@ -27,6 +27,9 @@ FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
 AV_LOG_QUIET = "-8"
 
 
+_NETWORK_TIMEOUT_MS = 5000
+
+
 @contextmanager
 def quiet_video_logs() -> Iterator[None]:
     """Keep FFmpeg's and OpenCV's own stderr lines out while a capture opens.
@@ -160,6 +163,16 @@ class OpenCVSource:
         with quiet_video_logs():
             if self.kind == "file":
                 return cv2.VideoCapture(str(self.target), cv2.CAP_FFMPEG)
+            if self.kind == "url":
+                # A network stream that does not answer must not block the capture thread (and so a
+                # reconnect or a shutdown) for FFmpeg's default 30 s or more.
+                timeouts = [
+                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                    _NETWORK_TIMEOUT_MS,
+                    cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                    _NETWORK_TIMEOUT_MS,
+                ]
+                return cv2.VideoCapture(str(self.target), cv2.CAP_FFMPEG, timeouts)
             cap = cv2.VideoCapture(self.target)
         width, height, fps = self._request
         if self.kind == "camera" and cap.isOpened():
