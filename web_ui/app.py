@@ -38,6 +38,7 @@ def create_app(deps: WebDeps) -> Flask:
         MAX_FORM_MEMORY_SIZE=server.max_request_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=server.tls_cert is not None,  # HTTPS only: the cookie never crosses in clear
         SESSION_COOKIE_NAME="hipcam_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=security.SESSION_HOURS),
     )

@@ -4,69 +4,34 @@ and deeply nested JSON answered 404/400 with one log line and no traceback."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from hipcam.auth import hash_pin
-from hipcam.config import HipcamConfig
-from hipcam.records.store import Store
-from hipcam.service.state import LiveState
-from web_ui import create_app
-from web_ui.deps import WebDeps
-from web_ui.server import make_server
+from web_server import PIN, send, serve_app
+from web_server import login as _login
 
 pytestmark = pytest.mark.integration
-PIN = "2468"
 
 
 @pytest.fixture
 def port(tmp_path: Path) -> Iterator[int]:
-    cfg = HipcamConfig.model_validate({"server": {"pin_hash": hash_pin(PIN), "host": "127.0.0.1"}})
-    state, store = LiveState(), Store(tmp_path)
-    server: Any = make_server(create_app(WebDeps(state, store, cfg, secret_key=b"k" * 32)), cfg, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield int(server.effective_port)
-    finally:
-        state.close()
-        server.task_dispatcher.shutdown(timeout=5)
-        server.close()
-        store.close()
+    with serve_app(tmp_path) as served:
+        yield served.port
 
 
 def _send(port: int, method: str, path: str, body: bytes | None = None, **headers: str) -> tuple[int, dict, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.putrequest(method, path, skip_host=True)
-        headers.setdefault("Host", f"127.0.0.1:{port}")
-        for key, value in headers.items():
-            conn.putheader(key.replace("_", "-"), value)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
+    return send(port, method, path, body, **headers)
 
 
 def _session(port: int) -> tuple[str, str]:
     """A logged-in cookie and its CSRF token."""
-    status, headers, text = _send(port, "GET", "/api/auth")
-    cookie = headers["Set-Cookie"].split(";", 1)[0]
-    token = json.loads(text)["csrf_token"]
-    status, headers, text = _send(port, "POST", "/api/login", json.dumps({"pin": PIN}).encode(), Cookie=cookie,
-                                  Content_Type="application/json", X_CSRF_Token=token)  # fmt: skip
-    assert status == 200, text
-    return headers["Set-Cookie"].split(";", 1)[0], json.loads(text)["csrf_token"]
+    status, cookie, token = _login(port)
+    assert status == 200
+    return cookie, token
 
 
 def test_rebound_name_refused_before_login_and_csrf(port: int) -> None:

@@ -119,6 +119,33 @@ class ServerConfig(Section):
         "name.local, localhost and addresses are always allowed, any other Host is refused (DNS rebinding)",
     )
 
+    max_connections: int = Field(
+        100, ge=8, le=1000, description="open connections the server accepts in all (waitress's connection limit)"
+    )
+    max_connections_per_client: int = Field(
+        16,
+        ge=2,
+        le=500,
+        description="open connections one client address may hold; more are closed at once, so one host "
+        "cannot use up max_connections",
+    )
+    header_timeout_s: float = Field(
+        10.0, ge=1.0, le=120.0, description="a request's line and headers must arrive within this (slow clients)"
+    )
+    idle_timeout_s: float = Field(
+        30.0,
+        ge=5.0,
+        le=600.0,
+        description="a connection that sends nothing and takes nothing for this long is closed (a stalled stream too)",
+    )
+    max_viewers_per_client: int = Field(
+        4, ge=1, le=62, description="concurrent live streams one client address may hold"
+    )
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate: serve HTTPS only (made by `hipcam tls-cert`); with tls_key"
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+
     @field_validator("host")
     @classmethod
     def _host_valid(cls, value: str) -> str:
@@ -141,6 +168,12 @@ class ServerConfig(Section):
     @classmethod
     def _pin_hash_valid(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else check_pin_hash(value)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("server.tls_cert and server.tls_key go together: set both (HTTPS) or neither (HTTP)")
+        return self
 
     @model_validator(mode="after")
     def _viewers_fit_threads(self) -> ServerConfig:
