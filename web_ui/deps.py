@@ -14,7 +14,8 @@ from typing import Protocol, cast
 
 from flask import current_app
 
-from hipcam.auth import AttemptLimiter
+from hipcam.auth import AttemptLimiter, LoginRegistry, pin_tag
+from hipcam.auth.logins import LOGINS_FILE
 from hipcam.config import HipcamConfig
 from hipcam.records.store import HipCalibration, Store
 from hipcam.service.settings import Settings
@@ -61,6 +62,7 @@ class WebDeps:
     cfg: HipcamConfig  # the start-up configuration; page-editable values come from ``settings``
     settings: Settings | None = None  # default: saved in the store's data dir
     limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
+    logins: LoginRegistry | None = None  # default: kept beside the store's database
     health: HealthSource | None = None  # without it there is no /healthz or /metrics
     board: BoardSource | None = None
     calibrator: CalibrationSource | None = None  # without it a hip calibration cannot be tapped (503)
@@ -71,6 +73,13 @@ class WebDeps:
     def __post_init__(self) -> None:
         if self.settings is None:
             self.settings = Settings(self.cfg, self.store.data_dir)
+        if self.logins is None:
+            self.logins = LoginRegistry(self.store.data_dir / LOGINS_FILE, pin_tag(self.cfg.server.pin_hash))
+
+    @property
+    def login_registry(self) -> LoginRegistry:
+        assert self.logins is not None  # set in __post_init__
+        return self.logins
 
     @property
     def page_settings(self) -> Settings:

@@ -18,16 +18,19 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, request, session
+from flask import Flask, Response, current_app, jsonify, request, session
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
-from hipcam.auth import AttemptLimiter, verify_pin
+from hipcam.auth import AttemptLimiter, Refused, verify_pin
 from web_ui.deps import deps
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
 
 SESSION_HOURS = 12
+DEVICE_COOKIE = "hipcam_device"  # a device that once gave the right PIN: its own wrong-PIN budget
+DEVICE_COOKIE_DAYS = 365
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -163,8 +166,9 @@ def check_csrf() -> None:
 
 
 def logged_in() -> bool:
-    at = session.get("auth_at")
-    return isinstance(at, int | float) and time.time() - at < SESSION_HOURS * 3600
+    """Whether this request's cookie carries a login the device still holds (not logged out,
+    not expired, made under the current PIN)."""
+    return deps().login_registry.valid(session.get("login"))
 
 
 def pin_hash() -> str | None:
@@ -185,23 +189,63 @@ def require_pin(fn: F) -> F:
     return cast(F, wrapper)
 
 
-def attempt_login(pin: Any, limiter: AttemptLimiter) -> None:
-    """Check a PIN (rate-limited per client); on success mark the cookie session as logged in."""
+def attempt_login(pin: Any, limiter: AttemptLimiter) -> Callable[[Response], Response]:
+    """Check a PIN (rate-limited, see hipcam.auth.limiter); on success the cookie session holds a
+    new server-side login. Returns what marks the response (the trusted-device cookie)."""
     stored = pin_hash()
     if not stored:
         raise ApiError(403, NO_PIN_MESSAGE)
-    client = request.remote_addr or "?"
-    wait = limiter.retry_after(client)
-    if wait > 0:
-        raise ApiError(429, f"too many wrong PINs; try again in {wait:.0f} s", {"Retry-After": f"{wait:.0f}"})
-    if not isinstance(pin, str) or not verify_pin(pin, stored):
-        limiter.failure(client)
+    device = _device_id()
+    try:
+        # A PIN that is not a string is a wrong PIN, and counts as one.
+        ok = limiter.check(request.remote_addr or "?", device, lambda: isinstance(pin, str) and verify_pin(pin, stored))
+    except Refused as exc:
+        wait = max(1, round(exc.wait_s))
+        raise ApiError(429, f"{exc.message}; try again in {wait} s", {"Retry-After": str(wait)}) from None
+    if not ok:
         raise ApiError(401, "wrong PIN")
-    limiter.success(client)
     session.clear()
     session.permanent = True
-    session["auth_at"] = time.time()
+    session["login"] = deps().login_registry.open(request.remote_addr or "?", request.user_agent.string)
     csrf_token()  # a fresh token after login (session fixation)
+    return lambda resp: _mark_device(resp, device)
+
+
+def logout(everywhere: bool = False) -> int:
+    """End this cookie's login (``everywhere``: every login of the device); how many ended."""
+    registry = deps().login_registry
+    if everywhere:
+        count = registry.end_all()
+        log.warning("logged out everywhere from %s: %d login(s) ended", request.remote_addr, count)
+    else:
+        count = int(registry.valid(session.get("login")))
+        registry.end(session.get("login"))
+    session.clear()
+    return count
+
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key or b"", salt="hipcam-device")
+
+
+def _device_id() -> str | None:
+    """The id in a genuine trusted-device cookie (signed by this device), else None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 200:
+        return None
+    try:
+        value = _device_serializer().loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _mark_device(resp: Response, device: str | None) -> Response:
+    if device is None:
+        resp.set_cookie(DEVICE_COOKIE, _device_serializer().dumps(secrets.token_urlsafe(12)),
+                        max_age=DEVICE_COOKIE_DAYS * 86400, httponly=True, samesite="Strict",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], path="/api/login")  # fmt: skip
+    return resp
 
 
 def security_headers(resp: Response, no_store: bool) -> Response:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from web_server import PIN, send, serve_app
 from web_server import login as _login
 

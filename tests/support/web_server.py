@@ -21,6 +21,7 @@ from web_ui.deps import WebDeps
 from web_ui.server import make_server
 
 PIN = "2468"
+PIN_HASH = hash_pin(PIN)  # one hash: a restart of the same config keeps its logins
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Served:
 def serve_app(data_dir: Path, server: dict[str, Any] | None = None, **deps_kwargs: Any) -> Iterator[Served]:
     """Serve a fresh app with PIN ``PIN`` on 127.0.0.1 (``server``: more ``[server]`` keys;
     ``deps_kwargs``: more WebDeps fields). Stops the server and closes the store afterwards."""
-    keys = {"pin_hash": hash_pin(PIN), "host": "127.0.0.1", **(server or {})}
+    keys = {"pin_hash": PIN_HASH, "host": "127.0.0.1", **(server or {})}
     cfg = HipcamConfig.model_validate({"server": keys})
     state, store = LiveState(), Store(data_dir)
     deps_kwargs.setdefault("secret_key", b"k" * 32)
@@ -67,14 +68,18 @@ def send(
             conn.putheader("Content-Length", str(len(body)))
         conn.endheaders(body)
         resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read().decode("utf-8", "replace")
+        headers = dict(resp.getheaders())
+        if cookies := resp.headers.get_all("Set-Cookie"):
+            headers["Set-Cookie"] = "\n".join(cookies)  # one line per cookie
+        return resp.status, headers, resp.read().decode("utf-8", "replace")
     finally:
         conn.close()
 
 
-def cookie_of(headers: dict[str, str]) -> str:
-    """The ``name=value`` of a response's Set-Cookie."""
-    return headers["Set-Cookie"].split(";", 1)[0]
+def cookie_of(headers: dict[str, str], name: str = "hipcam_session") -> str:
+    """The ``name=value`` of a response's cookie ``name`` ("" if it sets none)."""
+    lines = headers.get("Set-Cookie", "").splitlines()
+    return next((c.split(";", 1)[0] for c in lines if c.startswith(f"{name}=")), "")
 
 
 def fresh_session(port: int, source: str = "127.0.0.1") -> tuple[str, str]:

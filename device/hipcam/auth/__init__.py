@@ -1,115 +1,18 @@
-"""Device PIN: scrypt hashes (hashlib only) and a small wrong-attempt limiter.
+"""The device PIN (``pin``), the wrong-PIN limiter (``limiter``) and the server-side login
+registry (``logins``)."""
 
-Hash format: ``scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>`` so the cost can be raised later
-without breaking stored hashes. ``hipcam pin-hash`` prints ``hash_pin(pin)`` for the config file.
-"""
+from hipcam.auth.limiter import AttemptLimiter, Refused
+from hipcam.auth.logins import LoginRegistry, pin_tag
+from hipcam.auth.pin import MAX_PIN_LEN, MIN_PIN_LEN, hash_pin, pin_hash_main, verify_pin
 
-from __future__ import annotations
-
-import base64
-import getpass
-import hashlib
-import hmac
-import os
-import sys
-import threading
-import time
-
-from hipcam.errors import HipcamError
-
-# n=2**14, r=8 needs 16 MiB and ~50 ms on a Pi 4: slow for guessing, fine for a login.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
-MIN_PIN_LEN, MAX_PIN_LEN = 4, 64
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _scrypt(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024, dklen=32)
-
-
-def hash_pin(pin: str) -> str:
-    """Hash a PIN for ``server.pin_hash``; raises HipcamError for a PIN that is too short/long."""
-    if not (MIN_PIN_LEN <= len(pin) <= MAX_PIN_LEN):
-        raise HipcamError(f"the PIN must be {MIN_PIN_LEN} to {MAX_PIN_LEN} characters long")
-    salt = os.urandom(16)
-    digest = _scrypt(pin, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_pin(pin: str, stored: str | None) -> bool:
-    """Constant-time check of ``pin`` against a stored hash; False for a missing/malformed hash."""
-    if not stored or not isinstance(pin, str) or len(pin) > MAX_PIN_LEN:
-        return False
-    try:
-        scheme, n, r, p, salt_b64, hash_b64 = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        salt, expected = base64.b64decode(salt_b64), base64.b64decode(hash_b64)
-        # Bound the cost parameters: a tampered config must not make a login eat all memory.
-        n_i, r_i, p_i = int(n), int(r), int(p)
-        if not (2 <= n_i <= 1 << 20 and 1 <= r_i <= 32 and 1 <= p_i <= 16):
-            return False
-        actual = _scrypt(pin, salt, n_i, r_i, p_i)
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-def pin_hash_main(argv: list[str] | None = None) -> int:
-    """`hipcam pin-hash`: read a PIN twice without echo and print its hash line."""
-    del argv
-    try:
-        pin = getpass.getpass("New device PIN: ")
-        if pin != getpass.getpass("Repeat the PIN: "):
-            print("hipcam: the two PINs differ", file=sys.stderr)
-            return 2
-        print(f'pin_hash = "{hash_pin(pin)}"  # put under [server] in the config file')
-    except HipcamError as exc:
-        print(f"hipcam: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except (EOFError, KeyboardInterrupt):
-        return 130
-    return 0
-
-
-class AttemptLimiter:
-    """Wrong-PIN limiter per client address: after ``free`` misses, wait 2^k seconds (capped).
-
-    Also a global bucket, so an attacker rotating addresses on the LAN is slowed down too.
-    """
-
-    def __init__(self, free: int = 5, max_delay_s: float = 300.0, global_per_minute: int = 30) -> None:
-        self.free = free
-        self.max_delay_s = max_delay_s
-        self.global_per_minute = global_per_minute
-        self._lock = threading.Lock()
-        self._misses: dict[str, tuple[int, float]] = {}  # client -> (misses, locked_until)
-        self._global: list[float] = []
-
-    def retry_after(self, client: str, now: float | None = None) -> float:
-        """Seconds the client must still wait (0 = may try now)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            self._global = [t for t in self._global if now - t < 60.0]
-            wait = 0.0
-            if len(self._global) >= self.global_per_minute:
-                wait = 60.0 - (now - self._global[0])
-            _, until = self._misses.get(client, (0, 0.0))
-            return max(wait, until - now, 0.0)
-
-    def failure(self, client: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            misses = self._misses.get(client, (0, 0.0))[0] + 1
-            delay = 0.0 if misses < self.free else min(self.max_delay_s, 2.0 ** (misses - self.free + 1))
-            self._misses[client] = (misses, now + delay)
-            self._global.append(now)
-            if len(self._misses) > 10_000:  # bound memory against address spraying
-                self._misses.clear()
-
-    def success(self, client: str) -> None:
-        with self._lock:
-            self._misses.pop(client, None)
+__all__ = [
+    "MAX_PIN_LEN",
+    "MIN_PIN_LEN",
+    "AttemptLimiter",
+    "LoginRegistry",
+    "Refused",
+    "hash_pin",
+    "pin_hash_main",
+    "pin_tag",
+    "verify_pin",
+]
