@@ -12,22 +12,34 @@ single response (an export is appended whole).
 Waitress also warns "Task queue depth is N" for every request that waits for a thread; under load
 (or a flood from one host) that is a log line per request, so ``QueueWarnings`` lets one through per
 ``QUEUE_LOG_EVERY_S`` and says how many it held back.
+
+Slow clients and TLS are web_ui.connections' (the server and channel classes built here): one host
+may hold ``server.max_connections_per_client`` of the ``max_connections`` connections, a request's
+headers must arrive within ``header_timeout_s``, and waitress's maintenance pass, which applies both
+timeouts, runs every ``CLEANUP_INTERVAL_S`` instead of every 30 s. Waitress polls with poll() rather
+than select(), which fails outright once a descriptor number passes 1023 (max_connections may be
+1000, and the service has other files open).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Any
 
-from waitress.server import create_server
+from waitress.adjustments import Adjustments
+from waitress.server import MultiSocketServer
+from waitress.task import ThreadedTaskDispatcher
 
-from hipcam.config import HipcamConfig
+from hipcam.config import HipcamConfig, ServerConfig
+from web_ui.connections import ClientCounter, GuardedServer, tls_context
 
 OUTBUF_HIGH_WATERMARK = 256 * 1024
 QUEUE_LOG_EVERY_S = 60.0
 QUEUE_LOGGER = "waitress.queue"
+CLEANUP_INTERVAL_S = 1  # waitress's maintenance pass (idle and header timeouts); whole seconds
 
 
 class QueueWarnings(logging.Filter):
@@ -60,15 +72,43 @@ def quiet_queue_warnings() -> None:
 
 
 def make_server(app: Any, cfg: HipcamConfig, host: str, port: int) -> Any:
-    """A bound waitress server for ``app`` (raises OSError if the port cannot be bound)."""
+    """A bound waitress server for ``app``, HTTPS when ``server.tls_cert`` is set (raises OSError if
+    the port cannot be bound, ValueError if ``host`` is no address, ConfigError for a bad cert/key)."""
     quiet_queue_warnings()
-    return create_server(
-        app,
-        host=host,
-        port=port,
-        threads=cfg.server.threads,
-        max_request_body_size=cfg.server.max_request_bytes,
-        outbuf_high_watermark=OUTBUF_HIGH_WATERMARK,
-        ident="hipcam",
-        clear_untrusted_proxy_headers=True,
-    )
+    server = cfg.server
+    tls = tls_context(server.tls_cert, server.tls_key) if server.tls_cert and server.tls_key else None
+    adj = Adjustments(**_adjustments(server, host, port, https=tls is not None))
+    dispatcher = ThreadedTaskDispatcher()  # its threads start once the sockets are bound
+    clients = ClientCounter(server.max_connections_per_client)  # one count across all listening sockets
+    socket_map: dict[int, Any] = {}
+    bound: list[GuardedServer] = []
+    try:
+        for sockinfo in adj.listen:  # a host name may stand for several addresses, as in create_server
+            bound.append(GuardedServer(app, socket_map, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo,
+                                       clients=clients, header_timeout_s=server.header_timeout_s, tls=tls))  # fmt: skip
+    except BaseException:
+        for done in bound:
+            done.close()
+        raise
+    dispatcher.set_thread_count(adj.threads)
+    if len(bound) == 1:
+        return bound[0]
+    listening = [(b.effective_host, b.effective_port) for b in bound]
+    return MultiSocketServer(socket_map, adj, listening, dispatcher, bound[-1].log_info)
+
+
+def _adjustments(server: ServerConfig, host: str, port: int, https: bool) -> dict[str, Any]:
+    return {
+        "host": host,
+        "port": port,
+        "threads": server.threads,
+        "max_request_body_size": server.max_request_bytes,
+        "outbuf_high_watermark": OUTBUF_HIGH_WATERMARK,
+        "connection_limit": server.max_connections,
+        "channel_timeout": math.ceil(server.idle_timeout_s),  # waitress takes whole seconds
+        "cleanup_interval": CLEANUP_INTERVAL_S,
+        "asyncore_use_poll": True,
+        "url_scheme": "https" if https else "http",
+        "ident": "hipcam",
+        "clear_untrusted_proxy_headers": True,
+    }
