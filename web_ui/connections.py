@@ -22,7 +22,7 @@ so reads and writes never overlap.
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import logging
 import socket
 import ssl
@@ -146,7 +146,7 @@ class TLSChannel(GuardedChannel):
         except ssl.SSLWantWriteError:
             self.want_write = True
             return
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a stream's thread shut the socket (web_ui.stream)
             self._lost(exc)
             return
         if data:
@@ -196,7 +196,7 @@ class TLSChannel(GuardedChannel):
         if self.socket.pending():
             self.handle_read()
 
-    def _lost(self, exc: OSError) -> None:
+    def _lost(self, exc: Exception) -> None:
         log.debug("TLS connection from %s closed: %s", self.addr[0], exc)
         self.handle_close()
 
@@ -221,19 +221,19 @@ class GuardedServer(TcpWSGIServer):
         super().__init__(application, *args, **kwargs)
 
     def handle_accept(self) -> None:
+        # Everything that can fail is caught: an exception here would close the listening socket.
         try:
             pair = self.accept()
-            if pair is None:
-                return
-            conn, addr = pair
-            self.set_socket_options(conn)
         except OSError:  # as waitress: a connection reset before it was taken is no server error
             return
-        addr = self.fix_addr(addr)
+        if pair is None:
+            return
+        conn, addr = pair[0], self.fix_addr(pair[1])
         if not self.clients.admit(addr[0]):
             _reset(conn)
             return
         try:
+            self.set_socket_options(conn)
             if self.tls is not None:
                 conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
             self.channel_class(self, conn, addr, self.adj, map=self._map)
@@ -254,11 +254,8 @@ class GuardedServer(TcpWSGIServer):
 
 def _reset(conn: socket.socket) -> None:
     """Close with a reset: no FIN handshake and no TIME_WAIT on our side for a refused connection."""
-    try:
+    with contextlib.suppress(OSError):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError as exc:
-        if exc.errno not in (errno.EBADF, errno.ENOTCONN, errno.EINVAL):
-            raise
     conn.close()
 
 
@@ -274,20 +271,26 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     ctx.options |= ssl.OP_NO_RENEGOTIATION
     try:
         ctx.load_cert_chain(cert, key, password=_no_passphrase)
+    except _Passphrase:
+        raise ConfigError(f"server.tls_key {key} is encrypted; hipcam needs the key without a passphrase") from None
     except ssl.SSLError as exc:
         raise ConfigError(_tls_problem(cert, key, exc)) from None
     return ctx
 
 
+class _Passphrase(Exception):
+    """The key asks for a passphrase (the service has no terminal to ask on)."""
+
+
 def _no_passphrase() -> bytes:
-    raise ConfigError("needs a passphrase")  # never ask on a terminal the service does not have
+    raise _Passphrase
 
 
 def _tls_problem(cert: Path, key: Path, exc: ssl.SSLError) -> str:
-    reason = exc.reason or str(exc)
-    if reason == "KEY_VALUES_MISMATCH":
+    if exc.reason == "KEY_VALUES_MISMATCH":
         return f"server.tls_key {key} is not the private key of server.tls_cert {cert}"
-    return (
-        f"server.tls_cert {cert} and server.tls_key {key} must be a PEM certificate and its unencrypted "
-        f"PEM private key ({reason}); `hipcam tls-cert` makes a pair"
-    )
+    try:
+        ssl.create_default_context(cafile=cert)  # parses the certificate alone
+    except ssl.SSLError:
+        return f"server.tls_cert {cert} is not a PEM certificate (`hipcam tls-cert` makes a certificate and key)"
+    return f"server.tls_key {key} is not a PEM private key (`hipcam tls-cert` makes a certificate and key)"

@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file-only", action="store_true", help="check the file alone, not the camera/port/dirs")
 
     add("pin-hash", cmd_pin_hash, "read a PIN on stdin, print the hash for server.pin_hash")
+    from hipcam.commands.tls_cert import add_command as add_tls_cert  # light; the work's imports are inside
+
+    add_tls_cert(add, _config)
 
     p = add("soak", cmd_soak, "run the service on the looped demo clip with viewers; print figures")
     p.add_argument("--minutes", type=float, default=30.0)
