@@ -151,9 +151,10 @@ def run_service_bench(cfg: HipcamConfig, seconds: float, viewers: int, source: s
     tmp = Path(tempfile.mkdtemp(prefix="hipcam-bench-"))
     cfg = cfg.model_copy(deep=True)
     cfg.storage.data_dir = tmp
-    # Both at once: each is validated against the other (a viewer holds a thread, 2 stay free).
+    # Both at once: each is validated against the other (a viewer holds a thread, 2 stay free). All
+    # the viewers come from this one address, so it may hold them all.
     cfg.server = ServerConfig.model_validate(
-        {**cfg.server.model_dump(), "threads": viewers + 6, "max_viewers": viewers}
+        {**cfg.server.model_dump(), "threads": viewers + 6, "max_viewers": viewers, "max_viewers_per_client": viewers}
     )
     frames = make_source(source, cfg)
     state, store = LiveState(rolling_strides=cfg.gait.rolling_strides), Store(tmp)

@@ -135,6 +135,15 @@ def service_env(cfg: HipcamConfig, workdir: Path, port: int) -> dict[str, str]:
     }
 
 
+def _viewers_fit(cfg: HipcamConfig, viewers: int) -> HipcamConfig:
+    """``cfg`` with room for all the soak's viewers on one address (they all come from this host)."""
+    if viewers <= cfg.server.max_viewers_per_client:
+        return cfg
+    fitted = cfg.model_copy(deep=True)
+    fitted.server.max_viewers_per_client = viewers  # validated on assignment
+    return fitted
+
+
 def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Popen[bytes]:
     log = (workdir / "service.log").open("wb")
     cmd = [sys.executable, "-m", "hipcam", "serve", "--source", "demo"]
@@ -173,7 +182,7 @@ def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: fl
         raise HipcamError(f"{viewers} viewers is more than server.max_viewers ({cfg.server.max_viewers})")
     workdir = Path(tempfile.mkdtemp(prefix="hipcam-soak-"))
     port = loadgen.free_port()
-    proc = _start_service(cfg, workdir, port)
+    proc = _start_service(_viewers_fit(cfg, viewers), workdir, port)
     stop = threading.Event()
     stats = ViewerStats()
     threads: list[threading.Thread] = []
