@@ -1,10 +1,11 @@
-"""``/api/settings``: the page-editable settings (read; change or reset with the PIN)."""
+"""``/api/settings``: the page-editable settings (read; change or reset with the PIN). A key the
+config file or environment locks (viewing closed there) is refused with 409 and the reason."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from hipcam.service.settings import SettingsError
+from hipcam.service.settings import SettingLocked, SettingsError
 from web_ui.api.body import json_object
 from web_ui.deps import deps
 from web_ui.security import ApiError, require_pin
@@ -23,6 +24,8 @@ def set_settings() -> Response:
     settings = deps().page_settings
     try:
         settings.update(json_object())
+    except SettingLocked as exc:
+        raise ApiError(409, str(exc)) from None
     except SettingsError as exc:
         raise ApiError(400, str(exc)) from None
     except OSError as exc:

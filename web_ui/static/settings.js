@@ -1,4 +1,4 @@
-/* Settings page: save (PIN + CSRF), reset, and the live read-out of the roll applied. */
+/* Settings page: save (PIN + CSRF), reset, the live read-out of the roll applied, and a setting locked by the config. */
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
   const form = document.getElementById("settings-form");
@@ -20,6 +20,11 @@ document.addEventListener("DOMContentLoaded", function () {
     $("roll-deg").value = s.level.roll_deg;
     $("direction-" + s.gait.direction).checked = true;
     $("open-viewing").checked = s.server.open_viewing;
+    // Viewing closed in the config file or environment: a floor the page cannot lift (the API says 409).
+    const lock = (s.locked && s.locked.server && s.locked.server.open_viewing) || "";
+    $("open-viewing").disabled = Boolean(lock);
+    $("open-viewing-why").textContent = lock;
+    $("open-viewing-lock").hidden = !lock;
   }
 
   function changes() {

@@ -5,6 +5,13 @@ Precedence (lowest first): config file < ``HIPCAM_*`` environment < page setting
 and edits what is applied, so the last explicit choice wins and survives a restart; "Reset" on the
 page (``DELETE /api/settings``) drops the page settings and returns to file + environment.
 
+One exception, a floor the page cannot lift: ``server.open_viewing = false`` set in the config file
+or the environment (the administrator closed viewing; pydantic's ``model_fields_set`` of the loaded
+section says it was set there). The key is then locked (``locked()``, ``current()["locked"]``): a
+change of it raises ``SettingLocked``, and a page value saved before the floor was set is ignored at
+start-up (and dropped from the file at the next save). Closing viewing from the page stays possible
+whenever the config leaves it open.
+
 The saved file (``settings.json`` in the data dir) holds only the keys changed from the page, in the
 config file's shape (``{"level": {"roll_deg": 2.0}}``), so a later config-file edit of another key
 still takes effect. The start-up configuration is never changed: what is in force is ``applied()``,
@@ -33,6 +40,7 @@ from hipcam.config.gait import GaitParams
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
+VIEWING_CLOSED = "closed in the config file / environment by the administrator (server.open_viewing = false)"
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,44 @@ EDITABLE: dict[str, dict[str, str]] = {
 
 class SettingsError(ValueError):
     """A page setting that the config models refuse; the message names the field."""
+
+
+class SettingLocked(SettingsError):
+    """A page setting that the config file or environment has fixed; the message says why."""
+
+
+def locked(cfg: HipcamConfig) -> dict[str, dict[str, str]]:
+    """The page-editable keys the config file or environment fixes (section -> key -> why): viewing
+    closed there (``open_viewing = false`` set explicitly) is a floor the page cannot lift."""
+    server = cfg.server
+    if "open_viewing" in server.model_fields_set and not server.open_viewing:
+        return {"server": {"open_viewing": VIEWING_CLOSED}}
+    return {}
+
+
+def _check_locks(base: HipcamConfig, effective: HipcamConfig, locks: Mapping[str, Mapping[str, str]]) -> None:
+    """A locked key must keep the value of the config file / environment."""
+    for section, keys in locks.items():
+        for key, why in keys.items():
+            if getattr(getattr(effective, section), key) != getattr(getattr(base, section), key):
+                raise SettingLocked(f"{section}.{key}: {why}; the page cannot change it")
+
+
+def _unlocked(saved: Mapping[str, Any], locks: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """``saved`` without the locked keys: the page never owns one (a new object)."""
+    out = merge({}, saved)
+    for section, keys in locks.items():
+        values = out.get(section)
+        if isinstance(values, dict):
+            for key in keys:
+                values.pop(key, None)
+            if not values:
+                del out[section]
+    return out
+
+
+def _lock_names(locks: Mapping[str, Mapping[str, str]]) -> str:
+    return ", ".join(f"{section}.{key}" for section, keys in locks.items() for key in keys)
 
 
 def check_editable(editable: Mapping[str, Mapping[str, str]]) -> None:
@@ -111,7 +157,12 @@ class Settings:
         self._saved: dict[str, Any] = {}
         self._effective = cfg
         self._applied = AppliedSettings.of(cfg, 0)
+        self._locks = locked(cfg)
         self._load()
+
+    def locked(self) -> dict[str, dict[str, str]]:
+        """The keys the page cannot change (section -> key -> why)."""
+        return {section: dict(keys) for section, keys in self._locks.items()}
 
     def applied(self) -> AppliedSettings:
         return self._applied  # one attribute read: a consistent snapshot without the lock
@@ -122,7 +173,10 @@ class Settings:
             return
         try:
             saved = json.loads(self.path.read_text())
-            self._set(_validated(self._base, saved), merge({}, saved))
+            kept = _unlocked(saved, self._locks)
+            if kept != saved:
+                log.warning("ignoring the page's %s in %s: %s", _lock_names(self._locks), self.path, VIEWING_CLOSED)
+            self._set(_validated(self._base, kept), kept)
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             log.warning("ignoring the saved page settings in %s: %s", self.path, exc)
 
@@ -136,7 +190,8 @@ class Settings:
             _check_keys(patch)
             candidate = merge(self._saved, patch)
             effective = _validated(self._base, candidate)
-            saved = merge(self._saved, _values(effective, patch))
+            _check_locks(self._base, effective, self._locks)
+            saved = _unlocked(merge(self._saved, _values(effective, patch)), self._locks)
             self._write(saved)
             self._set(effective, saved)
 
@@ -160,5 +215,6 @@ class Settings:
             "gait": {"direction": cfg.gait.direction},
             "server": {"open_viewing": cfg.server.open_viewing},
             "from_page": {section: sorted(values) for section, values in self._saved.items()},
+            "locked": self.locked(),
             "persisted": self.path is not None,
         }
