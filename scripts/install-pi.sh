@@ -3,6 +3,7 @@
 #
 #   sudo scripts/install-pi.sh            # install or upgrade (safe to re-run)
 #   scripts/install-pi.sh --dry-run       # print every command, change nothing (no root needed)
+#   sudo scripts/install-pi.sh --tls      # also serve HTTPS, with a self-signed certificate
 #
 # Re-running keeps /etc/hipcam/config.toml and its PIN; it refreshes the code, the venv,
 # the models and the unit, then restarts the service.
@@ -18,24 +19,33 @@ readonly CONF=$CONF_DIR/config.toml
 readonly UNIT_DST=/etc/systemd/system/hipcam.service
 readonly SERVICE_USER=hipcam
 readonly PORT=8080
+readonly TLS_DIR=$STATE_DIR/tls
+# A second line behind hipcam's own cap of 16 (server.max_connections_per_client): the kernel
+# turns away new connections from an address that already has this many open to the port.
+readonly FIREWALL_RULES=$CONF_DIR/firewall.nft
+readonly FIREWALL_UNIT=/etc/systemd/system/hipcam-firewall.service
+readonly FIREWALL_PER_CLIENT=32
 # picamera2 comes from apt (it needs the system libcamera bindings); everything else from pip,
 # pinned with hashes in the checkout's requirements/*.txt (made by scripts/lock, which also keeps
 # numpy < 2 on aarch64: apt's picamera2/simplejpeg are built against Debian's numpy 1.x).
 readonly APT_PACKAGES=(
     python3-picamera2 python3-venv python3-pip python3-numpy
-    rsync curl sqlite3 ca-certificates
+    rsync curl sqlite3 ca-certificates openssl nftables
 )
 readonly LOCKS=(requirements/runtime.txt requirements/build.txt)
 
 DRY_RUN=0
 START=1
+TLS=0
 CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
     cat <<EOF
-usage: $(basename "$0") [--dry-run] [--no-start] [--src DIR]
+usage: $(basename "$0") [--dry-run] [--no-start] [--tls] [--src DIR]
   --dry-run   print every command that would run; change nothing
   --no-start  install and enable, but do not (re)start the service
+  --tls       serve HTTPS: make a self-signed certificate in $TLS_DIR (kept if there)
+              and set server.tls_cert/tls_key in the config
   --src DIR   hipcam checkout to install (default: $CHECKOUT)
 EOF
 }
@@ -73,6 +83,7 @@ parse_args() {
         case $1 in
             --dry-run) DRY_RUN=1 ;;
             --no-start) START=0 ;;
+            --tls) TLS=1 ;;
             --src)
                 [[ $# -ge 2 ]] || die "--src needs a directory"
                 CHECKOUT=$(cd "$2" && pwd)
@@ -206,6 +217,102 @@ write_config() {
     NEW_PIN=$pin
 }
 
+tls_lines() {
+    printf 'tls_cert = "%s"\ntls_key = "%s"\n' "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem"
+}
+
+# The config on stdin with tls_lines right under its [server] header (or in a new [server] at the end).
+with_tls_lines() {
+    TLS_LINES=$(tls_lines) awk '
+        { print }
+        /^[[:space:]]*\[server\][[:space:]]*$/ && !done { print ENVIRON["TLS_LINES"]; done = 1 }
+        END { if (!done) printf "\n[server]\n%s\n", ENVIRON["TLS_LINES"] }'
+}
+
+sets_tls() { [[ -r $CONF ]] && grep -qE '^[[:space:]]*tls_cert[[:space:]]*=' "$CONF"; }
+
+enable_tls() {
+    ((TLS)) || return 0
+    log "HTTPS certificate in $TLS_DIR"
+    run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$TLS_DIR"
+    if [[ -e $TLS_DIR/cert.pem && -e $TLS_DIR/key.pem ]]; then
+        printf '# %s has a certificate and key: kept\n' "$TLS_DIR"
+        run openssl x509 -in "$TLS_DIR/cert.pem" -noout -fingerprint -sha256
+    else
+        run runuser -u "$SERVICE_USER" -- "$VENV/bin/hipcam" tls-cert --out "$TLS_DIR"
+    fi
+    if sets_tls; then
+        printf '# %s sets tls_cert already: kept\n' "$CONF"
+    elif ((DRY_RUN)) && [[ ! -r $CONF ]]; then
+        printf '+ add under [server] in %s:\n' "$CONF"
+        tls_lines | sed 's/^/    | /'
+    else
+        local updated
+        updated=$(with_tls_lines <"$CONF")
+        printf '%s\n' "$updated" | write_file "$CONF" root "$SERVICE_USER" 0640
+    fi
+}
+
+firewall_rules() {
+    cat <<EOF
+# hipcam (written by install-pi.sh): at most $FIREWALL_PER_CLIENT open connections per client address
+# to the page's port $PORT; more are reset. Loaded by $(basename "$FIREWALL_UNIT"); loading it again replaces it.
+table inet hipcam
+delete table inet hipcam
+table inet hipcam {
+	set clients4 {
+		type ipv4_addr
+		size 65535
+		flags dynamic
+	}
+	set clients6 {
+		type ipv6_addr
+		size 65535
+		flags dynamic
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		tcp dport $PORT ct state new add @clients4 { ip saddr ct count over $FIREWALL_PER_CLIENT } counter reject with tcp reset
+		tcp dport $PORT ct state new add @clients6 { ip6 saddr ct count over $FIREWALL_PER_CLIENT } counter reject with tcp reset
+	}
+}
+EOF
+}
+
+firewall_unit() {
+    cat <<EOF
+# Written by install-pi.sh: hipcam's per-client connection limit (nftables table inet hipcam).
+[Unit]
+Description=hipcam per-client connection limit on port $PORT
+# nftables.service flushes the whole ruleset when it (re)starts: load after it, and again with it.
+After=nftables.service
+PartOf=nftables.service
+Before=hipcam.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f $FIREWALL_RULES
+ExecStop=/usr/sbin/nft delete table inet hipcam
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+install_firewall() {
+    log "firewall: at most $FIREWALL_PER_CLIENT connections per client to port $PORT (nftables)"
+    firewall_rules | write_file "$FIREWALL_RULES" root root 0644
+    firewall_unit | write_file "$FIREWALL_UNIT" root root 0644
+    run systemctl daemon-reload
+    run systemctl enable hipcam-firewall.service
+    if ((START)); then
+        # A kernel without nftables' connection counting is no reason to stop the install.
+        run systemctl restart hipcam-firewall.service ||
+            log "warning: the firewall rules did not load; see: systemctl status hipcam-firewall"
+    fi
+}
+
 install_unit() {
     log "systemd unit"
     run install -m 0644 -o root -g root "$SRC_DIR/systemd/hipcam.service" "$UNIT_DST"
@@ -222,20 +329,23 @@ install_unit() {
 
 wait_healthy() {
     ((START)) || return 0
+    # Over HTTPS the probe does not check the certificate: it asks this machine whether it is up.
+    local url="$SCHEME://127.0.0.1:$PORT/healthz" curl_tls=()
+    [[ $SCHEME == https ]] && curl_tls=(--insecure)
     if ((DRY_RUN)); then
-        printf '+ curl -fsS http://127.0.0.1:%s/healthz  (until healthy, at most 90 s)\n' "$PORT"
+        printf '+ curl -fsS %s%s  (until healthy, at most 90 s)\n' "${curl_tls[*]/%/ }" "$url"
         return 0
     fi
     local i
     for ((i = 0; i < 45; i++)); do
-        if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then
+        if curl -fsS "${curl_tls[@]}" -o /dev/null "$url" 2>/dev/null; then
             log "hipcam is up and analysing frames"
             return 0
         fi
         sleep 2
     done
     log "warning: /healthz is not OK yet; see: systemctl status hipcam; journalctl -u hipcam -n 50"
-    curl -sS "http://127.0.0.1:$PORT/healthz" >&2 || true
+    curl -sS "${curl_tls[@]}" "$url" >&2 || true
     printf '\n' >&2
 }
 
@@ -249,6 +359,12 @@ main() {
     install_code
     fetch_models
     write_config
+    enable_tls
+    SCHEME=http
+    if ((TLS)) || sets_tls; then
+        SCHEME=https
+    fi
+    install_firewall
     install_unit
     wait_healthy
     if [[ -n $NEW_PIN ]]; then
@@ -257,7 +373,7 @@ main() {
     fi
     local addr
     addr=$(hostname -I 2>/dev/null | awk '{print $1}') || addr=""
-    log "open http://${addr:-<this-pi>}:$PORT/ on the tablet"
+    log "open $SCHEME://${addr:-<this-pi>}:$PORT/ on the tablet"
 }
 
 main "$@"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +145,72 @@ def test_strict_mode() -> None:
 def test_shellcheck_clean() -> None:
     proc = subprocess.run(["shellcheck", "--severity=style", str(SCRIPT)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
+
+
+def _written(out: str, path: str) -> str:
+    """The text a dry run shows for ``+ write PATH``."""
+    lines = out.split(f"+ write {path} ", 1)[1].splitlines()[1:]
+    return "\n".join(line[6:] for line in itertools.takewhile(lambda x: x.startswith("    | "), lines)) + "\n"
+
+
+def _dry_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    # The firewall and TLS steps' commands must not run in a dry run either.
+    monkeypatch.setattr(sys.modules[__name__], "MUTATING", (*MUTATING, "nft", "runuser", "openssl"))
+    proc, calls = _run(tmp_path, "--dry-run", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == "", f"dry run executed: {calls}"
+    return proc.stdout
+
+
+def test_dry_run_installs_the_per_client_firewall_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = _dry_run(tmp_path, monkeypatch)
+    rules = _written(out, "/etc/hipcam/firewall.nft")
+    assert "table inet hipcam\ndelete table inet hipcam\ntable inet hipcam {" in rules  # loading again replaces it
+    for n, family in ((4, "ip"), (6, "ip6")):
+        rule = f"tcp dport 8080 ct state new add @clients{n} {{ {family} saddr ct count over 32 }} counter reject"
+        assert rule in rules, rules
+    unit = _written(out, "/etc/systemd/system/hipcam-firewall.service")
+    assert "ExecStart=/usr/sbin/nft -f /etc/hipcam/firewall.nft" in unit and "After=nftables.service" in unit
+    assert "systemctl enable hipcam-firewall.service" in out and "systemctl restart hipcam-firewall.service" in out
+    assert out.index("firewall.nft") < out.index("enable --now hipcam.service")
+    assert "nftables" in out.split("apt-get install", 1)[1].splitlines()[0]
+
+
+def test_the_firewall_rule_is_valid_nftables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nft = shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
+    if nft is None:
+        pytest.skip("nft not installed (apt-get install -y nftables)")
+    rules = tmp_path / "firewall.nft"
+    rules.write_text(_written(_dry_run(tmp_path, monkeypatch), "/etc/hipcam/firewall.nft"))
+    proc = subprocess.run([nft, "-c", "-f", str(rules)], capture_output=True, text=True, check=False)  # check only
+    if proc.returncode != 0 and "Operation not permitted" in proc.stderr:
+        pytest.skip("nft -c needs CAP_NET_ADMIN here")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_dry_run_with_tls_makes_a_certificate_as_the_service_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _dry_run(tmp_path, monkeypatch, "--tls")
+    assert "install -d -m 0750 -o hipcam -g hipcam /var/lib/hipcam/tls" in out
+    assert "runuser -u hipcam -- /opt/hipcam/venv/bin/hipcam tls-cert --out /var/lib/hipcam/tls" in out
+    assert 'tls_cert = "/var/lib/hipcam/tls/cert.pem"\n    | tls_key = "/var/lib/hipcam/tls/key.pem"' in out
+    assert out.index("pip install --no-deps") < out.index("tls-cert") < out.index("enable --now hipcam.service")
+    assert "curl -fsS --insecure https://127.0.0.1:8080/healthz" in out
+    plain = _dry_run(tmp_path, monkeypatch)
+    assert "tls-cert" not in plain and "curl -fsS http://127.0.0.1:8080/healthz" in plain
+
+
+def test_tls_lines_go_under_the_server_table(tmp_path: Path) -> None:
+    """The installer's own config edit (with_tls_lines), run on configs with and without [server]."""
+    text = SCRIPT.read_text()
+    functions = "\n".join(re.search(rf"^{name}\(\) {{\n.*?^}}\n", text, re.M | re.S).group(0)  # type: ignore[union-attr]
+                          for name in ("tls_lines", "with_tls_lines"))  # fmt: skip
+    for config in ('[capture]\nsource = "auto"\n\n[server]\nport = 8080\n\n[storage]\ndata_dir = "/x"\n',
+                   '[capture]\nsource = "auto"\n'):  # fmt: skip
+        proc = subprocess.run(["bash", "-c", f"TLS_DIR=/var/lib/hipcam/tls\n{functions}\nwith_tls_lines"],
+                              input=config, capture_output=True, text=True, check=True)  # fmt: skip
+        parsed = tomllib.loads(proc.stdout)
+        assert parsed["server"]["tls_cert"] == "/var/lib/hipcam/tls/cert.pem"
+        assert parsed["server"]["tls_key"] == "/var/lib/hipcam/tls/key.pem"
+        assert parsed["capture"] == {"source": "auto"} and parsed["server"].get("port", 8080) == 8080
