@@ -5,12 +5,13 @@ closes only connections idle for ``channel_timeout``: a client that sends one he
 is never idle, so about a hundred such sockets from one host used to fill the limit and the page,
 the API and /healthz stopped answering. ``GuardedServer`` adds the two rules waitress lacks:
 
-* at most ``per_client`` open connections per client address (``ClientCounter``); a connection
-  over the cap is reset at accept, with one log line per ``REFUSED_LOG_EVERY_S``;
+* at most ``server.max_connections_per_client`` open connections per client address
+  (``ClientCounter``); one over the cap is reset at accept, with a log line per ``REFUSED_LOG_EVERY_S``;
 * a request's line and headers must all arrive within ``header_timeout_s`` of its first byte (the
   first request's clock starts when the connection opens, so this also covers a connection that
   sends nothing and a TLS handshake that never completes). The check runs in waitress's own
-  maintenance pass, every ``cleanup_interval`` seconds.
+  maintenance pass, every ``cleanup_interval`` seconds, and spares a channel whose request is
+  being served.
 
 Waitress has no TLS. ``TLSChannel`` wraps the accepted socket (``do_handshake_on_connect=False``)
 and drives the handshake from the event loop; after each read it drains what OpenSSL holds
@@ -247,7 +248,7 @@ class GuardedServer(TcpWSGIServer):
         cutoff = now - self.header_timeout_s
         for channel in list(self.active_channels.values()):
             since = getattr(channel, "header_since", None)
-            if since is not None and since < cutoff and not channel.will_close:
+            if since is not None and since < cutoff and not channel.requests and not channel.will_close:
                 log.debug("closing the connection from %s: no complete request headers in time", channel.addr[0])
                 channel.will_close = True  # the loop closes it on its next pass (writable -> close)
 
