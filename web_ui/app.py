@@ -60,6 +60,7 @@ def create_app(deps: WebDeps) -> Flask:
             "csrf_token": security.csrf_token,
             "logged_in": security.logged_in(),
             "pin_set": bool(server.pin_hash),
+            "login_hours": security.SESSION_HOURS,
             "vocabulary": vocabulary,
             "classes": CLASS_INFO,
             "classified": CLASSIFIED,

@@ -171,6 +171,13 @@ def logged_in() -> bool:
     return deps().login_registry.valid(session.get("login"))
 
 
+def login_check() -> Callable[[], bool]:
+    """Whether this request's login still holds, askable later outside the request (a live
+    stream): false at once after a logout, "log out everywhere" or the end of the login."""
+    registry, login = deps().login_registry, session.get("login")
+    return lambda: registry.valid(login)
+
+
 def pin_hash() -> str | None:
     return deps().cfg.server.pin_hash
 

@@ -5,9 +5,10 @@ until that buffer reaches ``outbuf_high_watermark`` (16 MiB by default) and is r
 (Pylons/waitress#265). A Server-Sent-Event stream writes ~30 KB/s for its whole life, so with the
 default every live tablet pinned up to 16 MiB of already-sent ticks: the soak's RSS grew through its
 first minutes for exactly that reason. A small watermark bounds what a connection holds to about
-that much; it is also the back-pressure point at which a stream to a stalled tablet waits (waitress
-closes a connection with no progress after ``channel_timeout``), and it does not limit the size of a
-single response (an export is appended whole).
+that much; it is also the back-pressure point at which a stream to a stalled tablet waits
+(``channel_timeout`` closes only connections with no request running: a stalled live stream is
+closed by web_ui.stream's own check after ``server.idle_timeout_s``), and it does not limit the size
+of a single response (an export is appended whole).
 
 Waitress also warns "Task queue depth is N" for every request that waits for a thread; under load
 (or a flood from one host) that is a log line per request, so ``QueueWarnings`` lets one through per
@@ -76,7 +77,11 @@ def make_server(app: Any, cfg: HipcamConfig, host: str, port: int) -> Any:
     the port cannot be bound, ValueError if ``host`` is no address, ConfigError for a bad cert/key)."""
     quiet_queue_warnings()
     server = cfg.server
-    tls = tls_context(server.tls_cert, server.tls_key) if server.tls_cert and server.tls_key else None
+    tls = (
+        tls_context(server.tls_cert.expanduser(), server.tls_key.expanduser())
+        if server.tls_cert and server.tls_key
+        else None
+    )
     adj = Adjustments(**_adjustments(server, host, port, https=tls is not None))
     dispatcher = ThreadedTaskDispatcher()  # its threads start once the sockets are bound
     clients = ClientCounter(server.max_connections_per_client)  # one count across all listening sockets

@@ -15,8 +15,8 @@ what it wrote has not moved towards the client (waitress's buffer plus the kerne
 ``server.idle_timeout_s``, it closes the connection and ends. A stream also ends at the next tick
 when its client has closed the connection (a reloaded page: waitress would notice only at the next
 write, a keep-alive up to HEARTBEAT_S later, and the address's slot would be held until then), and
-when its viewer may no longer watch: viewing closed on the settings page and the viewer was not
-logged in when the stream started (``Viewer.may_watch``, taken at request time: the generator runs
+when its viewer may no longer watch: viewing is closed and the viewer's login (if it had one when
+the stream started) has ended (``Viewer.may_watch``, taken at request time: the generator runs
 outside the request context).
 """
 
@@ -42,7 +42,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from hipcam.domain import HIPS
 from hipcam.service.state import LiveState
 from web_ui.deps import EXTENSION, WebDeps, deps
-from web_ui.security import ApiError, logged_in
+from web_ui.security import ApiError, login_check
 
 log = logging.getLogger(__name__)
 
@@ -302,10 +302,10 @@ def _refusal(why: str, client: str, live: StreamParts) -> ApiError:
 
 def _viewer(d: WebDeps, live: StreamParts, client: str) -> Viewer:
     """The stream's viewer, with what it needs from the request taken now (its login, its connection)."""
-    settings, logged = d.page_settings, logged_in()
+    settings, logged_in = d.page_settings, login_check()
 
     def may_watch() -> bool:
-        return logged or settings.applied().open_viewing
+        return settings.applied().open_viewing or logged_in()
 
     return Viewer(Connection(request.environ), may_watch, live.stall_s, client)
 

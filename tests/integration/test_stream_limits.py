@@ -219,6 +219,12 @@ def test_closing_viewing_ends_the_anonymous_streams(tmp_path: Path) -> None:
         assert _wait(lambda: counts[-1] == 1, 2.0) is not None
         again, status, _ = _open_stream(served.port, source="127.0.0.2")
         assert status == 401
+        # With viewing closed, locking the tablet ends its stream too (its login is gone).
+        status, _, _ = send(served.port, "POST", "/api/logout", b"{}", Cookie=cookie, X_CSRF_Token=token,
+                            Content_Type="application/json")  # fmt: skip
+        assert status == 200
+        ended, _ = _read_until_closed(staff, 3.0)
+        assert ended and _wait(lambda: counts[-1] == 0, 2.0) is not None
         for s in (again, anonymous, staff):
             s.close()
 

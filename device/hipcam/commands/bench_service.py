@@ -154,8 +154,10 @@ def run_service_bench(cfg: HipcamConfig, seconds: float, viewers: int, source: s
     # Both at once: each is validated against the other (a viewer holds a thread, 2 stay free). All
     # the viewers come from this one address, so it may hold them all.
     cfg.server = ServerConfig.model_validate(
-        {**cfg.server.model_dump(), "threads": viewers + 6, "max_viewers": viewers, "max_viewers_per_client": viewers}
-    )
+        {**cfg.server.model_dump(), "threads": viewers + 6, "max_viewers": viewers, "max_viewers_per_client": viewers,
+         "max_connections_per_client": max(cfg.server.max_connections_per_client, viewers + 8),
+         "tls_cert": None, "tls_key": None}  # its clients speak plain HTTP
+    )  # fmt: skip
     frames = make_source(source, cfg)
     state, store = LiveState(rolling_strides=cfg.gait.rolling_strides), Store(tmp)
     server: Any = make_server(create_app(WebDeps(state, store, cfg)), cfg, "127.0.0.1", 0)

@@ -19,6 +19,7 @@ from typing import TextIO
 from hipcam.capture import SourceSpec, SourceSpecError, demo_clip, parse_source
 from hipcam.config import HipcamConfig, load_config
 from hipcam.errors import AssetError, ConfigError
+from web_ui.connections import tls_context
 
 EXIT_OK = 0
 EXIT_BAD = 2
@@ -111,6 +112,17 @@ def check_models(models_dir: Path) -> str | None:
     return None
 
 
+def check_tls(cfg: HipcamConfig) -> str | None:
+    """Whether the configured certificate and key load and belong together (the message names its key)."""
+    if cfg.server.tls_cert is None or cfg.server.tls_key is None:
+        return None
+    try:
+        tls_context(cfg.server.tls_cert.expanduser(), cfg.server.tls_key.expanduser())
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def collect_problems(cfg: HipcamConfig, check_port_free: bool = True) -> list[str]:
     """All run-time problems as ``key: message`` lines (empty if the device can start)."""
     problems: list[str] = []
@@ -124,6 +136,8 @@ def collect_problems(cfg: HipcamConfig, check_port_free: bool = True) -> list[st
     for key, problem in checks:
         if problem is not None:
             problems.append(f"{key}: {problem}")
+    if (tls := check_tls(cfg)) is not None:
+        problems.append(tls)
     return problems
 
 

@@ -151,7 +151,8 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
     previous = _install_signals()
     try:
         pipeline.start()
-        log.info("serving on http://%s:%d/ (source %s)", host, port, frames.name)
+        scheme = "https" if cfg.server.tls_cert is not None else "http"
+        log.info("serving on %s://%s:%d/ (source %s)", scheme, host, port, frames.name)
         svc.notifier.ready(f"serving on port {port}, source {frames.name}")
         server.run()
     except _Shutdown:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hipcam.commands import loadgen
-from hipcam.config import ENV_PREFIX, HipcamConfig
+from hipcam.config import ENV_PREFIX, HipcamConfig, ServerConfig
 from hipcam.errors import HipcamError
 
 STAGGER_S = 60.0  # the viewers' first streams end spread over this; later ones run until the server ends them
@@ -137,11 +137,17 @@ def service_env(cfg: HipcamConfig, workdir: Path, port: int) -> dict[str, str]:
 
 def _viewers_fit(cfg: HipcamConfig, viewers: int) -> HipcamConfig:
     """``cfg`` with room for all the soak's viewers on one address (they all come from this host)."""
-    if viewers <= cfg.server.max_viewers_per_client:
+    fits = viewers <= cfg.server.max_viewers_per_client and viewers + 8 <= cfg.server.max_connections_per_client
+    if fits and cfg.server.tls_cert is None:
         return cfg
-    fitted = cfg.model_copy(deep=True)
-    fitted.server.max_viewers_per_client = viewers  # validated on assignment
-    return fitted
+    server = cfg.server.model_dump()
+    server.update(  # the probes' and the page's connections come from this host too; all plain HTTP
+        max_viewers_per_client=max(viewers, cfg.server.max_viewers_per_client),
+        max_connections_per_client=max(viewers + 8, cfg.server.max_connections_per_client),
+        tls_cert=None,
+        tls_key=None,
+    )
+    return cfg.model_copy(update={"server": ServerConfig.model_validate(server)})
 
 
 def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Popen[bytes]:

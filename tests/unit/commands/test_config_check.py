@@ -143,3 +143,17 @@ def test_camera_device_unreadable() -> None:
         message = fh.read()
     shutil.rmtree(folder)
     assert "permission denied" in message and "group 'video'" in message, message
+
+
+def test_tls_files_checked(tmp_path: Path) -> None:
+    from hipcam.commands.config_check import check_tls
+    from hipcam.config import HipcamConfig
+
+    missing = HipcamConfig.model_validate({"server": {"tls_cert": tmp_path / "c.pem", "tls_key": tmp_path / "k.pem"}})
+    problem = check_tls(missing)
+    assert problem is not None and problem.startswith("server.tls_cert") and "cannot read" in problem
+    (tmp_path / "c.pem").write_text("not a certificate")
+    (tmp_path / "k.pem").write_text("not a key")
+    problem = check_tls(missing)
+    assert problem is not None and "server.tls" in problem
+    assert check_tls(HipcamConfig()) is None
