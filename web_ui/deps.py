@@ -18,6 +18,8 @@ from hipcam.auth import AttemptLimiter, LoginRegistry, pin_tag
 from hipcam.auth.logins import LOGINS_FILE
 from hipcam.config import HipcamConfig
 from hipcam.records.store import HipCalibration, Store
+from hipcam.service.cues import CueBoard
+from hipcam.service.feedback import Feedback
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
 
@@ -69,12 +71,21 @@ class WebDeps:
     secret_key: bytes | None = None  # signs the login cookie; persist it so logins survive a restart
     on_viewers: Callable[[int], None] | None = None  # told how many live streams are open
     stream_max_s: float = 300.0
+    cues: CueBoard = field(default_factory=CueBoard)  # the runner view's per-stride cues
+    feedback: Feedback | None = None  # default: a run kept with ``state``, ``cues`` and ``store``
 
     def __post_init__(self) -> None:
         if self.settings is None:
             self.settings = Settings(self.cfg, self.store.data_dir)
+        if self.feedback is None:
+            self.feedback = Feedback(self.state, self.cues, self.store)
         if self.logins is None:
             self.logins = LoginRegistry(self.store.data_dir / LOGINS_FILE, pin_tag(self.cfg.server.pin_hash))
+
+    @property
+    def live_feedback(self) -> Feedback:
+        assert self.feedback is not None  # set in __post_init__
+        return self.feedback
 
     @property
     def login_registry(self) -> LoginRegistry:

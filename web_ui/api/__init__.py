@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web_ui.api import calibration, live, sessions, settings
+from web_ui.api import calibration, feedback, live, sessions, settings
 
 
 def register(app: Flask) -> None:
-    for module in (live, sessions, settings, calibration):
+    for module in (live, sessions, settings, calibration, feedback):
         app.register_blueprint(module.bp, url_prefix="/api")

@@ -66,7 +66,9 @@ def start_session() -> tuple[Response, int]:
 
 @bp.get("/sessions/<int:session_id>")
 def get_session(session_id: int) -> Response:
-    return jsonify(session=_session_or_404(session_id), summary=deps().store.session_summary(session_id))
+    store = deps().store
+    session = _session_or_404(session_id)
+    return jsonify(session=session, summary=store.session_summary(session_id), feedback=store.feedback_runs(session_id))
 
 
 @bp.post("/sessions/<int:session_id>/stop")

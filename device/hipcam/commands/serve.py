@@ -147,7 +147,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         svc.store.close()
         return 2
     ops = ServiceOps(svc.metrics, Watchdog(svc.notifier))
-    pipeline = Pipeline(cfg, frames, svc.state, svc.store, ops, settings=svc.settings)
+    pipeline = Pipeline(cfg, frames, svc.state, svc.store, ops, settings=svc.settings, feedback=svc.web.feedback)
     previous = _install_signals()
     try:
         pipeline.start()
@@ -161,6 +161,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         svc.notifier.stopping("stopping")
         _restore_signals(previous)
         svc.state.close()  # ends the live streams, freeing waitress's threads
+        svc.web.cues.close()
         server.task_dispatcher.shutdown(timeout=5)
         server.close()
         pipeline.stop()

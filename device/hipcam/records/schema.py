@@ -17,7 +17,7 @@ import sqlite3
 from hipcam.domain import CLASSES, UNKNOWN
 from hipcam.errors import HipcamError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DB_NAME = "hipcam.sqlite3"
 
 _V1 = """
@@ -120,7 +120,19 @@ CREATE TABLE hip_calibrations (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+# A session's live-feedback runs (hipcam.feedback): the plan and each block's results, as JSON
+# (rewritten whole at every block's end; a run is a few kB).
+_V5 = """
+CREATE TABLE feedback_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    started_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX feedback_runs_session ON feedback_runs(session_id, id);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 
 class StoreError(HipcamError):

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 from hipcam.domain import LEGS
 from hipcam.errors import HipcamError
-from hipcam.records import export
+from hipcam.records import export, feedback_runs
 from hipcam.records.schema import DB_NAME, StoreError, migrate, schema_version
 from hipcam.records.snapshot_files import FULL_BELOW_MB, DiskFull, DiskState, SnapshotFiles, free_mb, is_disk_full
 from hipcam.records.stride import COLUMNS, FIELD_NAMES, StrideRecord
@@ -368,13 +368,29 @@ class Store:
             self.calibration_version += 1
         return removed
 
+    # ---- live-feedback runs --------------------------------------------------------------
+    def save_feedback_run(self, run_id: int | None, session_id: int, run: dict[str, Any]) -> int:
+        """Store a feedback run (new when ``run_id`` is None); its id. DiskFull on a full disk."""
+        with self._tx() as db:
+            return feedback_runs.save(db, run_id, session_id, run)
+
+    def feedback_runs(self, session_id: int) -> list[dict[str, Any]]:
+        """The session's feedback runs, each with its retention (the probes, the runner's baseline)."""
+        with self._lock:
+            runs = feedback_runs.of_session(self._db, session_id)
+            row = self._db.execute("SELECT runner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            baseline = feedback_runs.baseline_probe(self._db, row[0] if row else "", session_id) if runs else None
+        return [{**run, "retention": feedback_runs.retention(run, baseline)} for run in runs]
+
     # ---- summaries and exports -----------------------------------------------------------
     def session_summary(self, session_id: int) -> dict[str, Any]:
         return export.session_summary(self.strides(session_id))
 
     def export_json(self, session_id: int) -> dict[str, Any] | None:
         session = self.get_session(session_id)
-        return None if session is None else export.export_json(session, self.strides(session_id))
+        if session is None:
+            return None
+        return {**export.export_json(session, self.strides(session_id)), "feedback": self.feedback_runs(session_id)}
 
     def export_csv(self, session_id: int) -> str | None:
         return None if self.get_session(session_id) is None else export.export_csv(self.strides(session_id))

@@ -35,6 +35,7 @@ from hipcam.errors import HipcamError
 from hipcam.records.store import Store
 from hipcam.records.stride import StrideRecord
 from hipcam.service.capture_worker import CapturedFrame, CaptureWorker, FreshestSlot, shrunk_size
+from hipcam.service.feedback import Feedback
 from hipcam.service.frame_analysis import (
     Analysis,
     Analyzer,
@@ -116,8 +117,10 @@ class Pipeline:
         pose_loader: Callable[[HipcamConfig], PoseModel] = load_pose,
         gait_factory: GaitFactory = make_gait,
         settings: Settings | None = None,
+        feedback: Feedback | None = None,
     ) -> None:
         self.cfg, self.source, self.state, self.store = cfg, source, state, store
+        self.feedback = feedback  # the running session's live-feedback run (None: no feedback)
         self.settings = settings  # the page's settings channel (None: the start-up configuration holds)
         self.ops: Ops = ops or NullOps()
         self._pose_loader, self._gait_factory = pose_loader, gait_factory
@@ -249,11 +252,14 @@ class Pipeline:
         upd = out.update
         strides = tuple(stride_record(s, self._ring.time_of(s.end_frame, frame.timestamp_s)) for s in upd.strides)
         self._store_strides(strides)
+        cadence = self._cadence.update(strides)
+        if self.feedback is not None:  # before the snapshot: the runner's cue waits for nothing else
+            self.feedback.on_frame(strides, cadence, frame.captured_at, self._session)
         metrics = LiveMetrics(
             thigh_deg=opt(upd.thigh_deg),
             trunk_lean_deg=opt(upd.trunk_lean_deg),
             hip_extension_deg=opt(upd.hip_extension_deg),
-            cadence_spm=self._cadence.update(strides),
+            cadence_spm=cadence,
             fps=(1.0 / self._frame_dt) if self._frame_dt else None,
             inference_ms=elapsed * 1000.0,
             frames_processed=self.frames_processed,

@@ -115,12 +115,16 @@ def _v3_database(path: Path) -> None:
         )
 
 
-def test_a_version_3_database_migrates_to_4_with_everything_kept(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 4
+def test_a_version_3_database_migrates_to_the_current_with_everything_kept(tmp_path: Path) -> None:
+    assert SCHEMA_VERSION == 5  # 4: hip calibrations, 5: feedback runs
     _v3_database(tmp_path / DB_NAME)
     store = Store(tmp_path)
     try:
-        assert store.schema_version() == 4
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.feedback_runs(1) == []
+        run = {"started_at": 1.2, "blocks": [{"probe": "pre", "ended_at": 1.5, "strides": 3}]}
+        store.save_feedback_run(None, 1, run)
+        assert store.feedback_runs(1)[0]["retention"]["pre"]["strides"] == 3
         assert [(s["runner"], s["notes"], s["stride_count"]) for s in store.list_sessions()] == [("Ann", "v3 notes", 1)]
         (stride,) = store.strides(1)
         assert (stride.hip_extension_deg, stride.hip_extension_at_toe_off_deg) == (15.0, 14.2)
