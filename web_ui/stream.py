@@ -18,6 +18,10 @@ write, a keep-alive up to HEARTBEAT_S later, and the address's slot would be hel
 when its viewer may no longer watch: viewing is closed and the viewer's login (if it had one when
 the stream started) has ended (``Viewer.may_watch``, taken at request time: the generator runs
 outside the request context).
+
+The runner view's ``/stream/cues`` is the one stream not on the tick: a stride's cue is written the
+moment the frame loop posts it (``CueBoard.wait``), since a cue that lags its stride cannot be
+trained with; the feedback status beside it is sent on change and every second.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, request
 
 from hipcam.domain import HIPS
+from hipcam.service.cues import CueBoard
 from hipcam.service.state import LiveState
 from web_ui.deps import EXTENSION, WebDeps, deps
 from web_ui.security import ApiError, login_check
@@ -55,6 +60,8 @@ OUTQ = getattr(termios, "TIOCOUTQ", None)  # Linux's SIOCOUTQ: a socket's unackn
 # poll flags of a connection the client has ended (POLLRDHUP: Linux; elsewhere a reset only)
 PEER_CLOSED = getattr(select, "POLLRDHUP", 0) | getattr(select, "POLLHUP", 0) | getattr(select, "POLLERR", 0)
 FULL, CLIENT_FULL = "full", "client"
+CUE_POLL_S = 0.2  # how soon a changed feedback status (a new block) follows when no cue comes
+STATUS_EVERY_S = 1.0  # the runner view's "time left" and its reconnect watchdog live on this
 
 
 class ViewerGate:
@@ -270,6 +277,77 @@ def _events(state: LiveState, cache: TickCache, max_s: float, viewer: Viewer) ->
         yield viewer.wrote(f"event: tick\ndata: {text}\n\n".encode())
 
 
+def _json(value: Any) -> str:
+    """Compact JSON; a non-finite number (never expected from the back end) is sent as null
+    rather than ending the stream with a ValueError."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _status_of(state: LiveState) -> str:
+    """The runner view's status, as JSON text (compared as text: a status changed in place still
+    differs): the feedback status and whether the device sees a runner."""
+    return _json({"feedback": state.flag("feedback"), "status": state.status})
+
+
+def _status_event(status_json: str) -> bytes:
+    # The device's clock spliced into the object: the runner view counts a block's time left on its
+    # own clock, which need not agree with the Pi's.
+    return f'event: status\ndata: {{"server_time":{time.time():.3f},{status_json[1:]}\n\n'.encode()
+
+
+def _cue_event(cue: dict[str, Any]) -> bytes:
+    # ``id:`` lets a reconnecting EventSource say what it last saw (Last-Event-ID).
+    return f"id: {cue['seq']}\nevent: cue\ndata: {_json(cue)}\n\n".encode()
+
+
+def _cue_events(state: LiveState, cues: CueBoard, max_s: float, viewer: Viewer, after: int) -> Iterator[bytes]:
+    """The runner view's stream: ``retry``, the feedback status, then every cue newer than
+    ``after`` as it is posted and the status on change or at least every STATUS_EVERY_S."""
+    yield viewer.wrote(f"retry: {RETRY_MS}\n\n".encode())
+    sent = _status_of(state)
+    yield viewer.wrote(_status_event(sent))
+    end = time.monotonic() + max_s
+    sent_at = time.monotonic()
+    while time.monotonic() < end and not state.closed and not cues.closed:
+        new = cues.wait(after, CUE_POLL_S)
+        if viewer.must_end():
+            return
+        if viewer.conn.would_block():
+            time.sleep(CUE_POLL_S)  # a slow reader: the cues wait on the board (the newest are kept)
+            continue
+        for cue in new:
+            after = cue["seq"]
+            yield viewer.wrote(_cue_event(cue))
+        status = _status_of(state)
+        if status != sent or time.monotonic() - sent_at >= STATUS_EVERY_S:  # each second: also the keep-alive
+            sent, sent_at = status, time.monotonic()
+            yield viewer.wrote(_status_event(status))
+
+
+def _resume_after(cues: CueBoard, last_event_id: str | None) -> int:
+    """Where a stream starts on the board: after the cue a reconnecting view last saw (its
+    Last-Event-ID) if the board still knows it, else after the newest (no old cue is replayed to
+    a view that just opened, or across a restart that began the numbering again)."""
+    try:
+        seen = int(last_event_id or "")
+    except ValueError:
+        return cues.seq
+    return seen if 0 <= seen <= cues.seq else cues.seq
+
+
 def _release_once(gate: ViewerGate, client: str) -> Callable[[], None]:
     """``gate.leave`` that acts on its first call only, so one viewer frees exactly one slot."""
     lock = threading.Lock()
@@ -321,6 +399,20 @@ def events() -> Response:
     # (a ``finally`` inside the generator would never run and the slot would leak).
     resp = Response(_events(d.state, live.ticks, d.stream_max_s, viewer), mimetype="text/event-stream")
     resp.call_on_close(_release_once(live.gate, client))
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp
+
+
+@bp.get("/cues")
+def cue_stream() -> Response:
+    d, live, client = deps(), stream_parts(), request.remote_addr or "?"
+    viewer = _viewer(d, live, client)
+    after = _resume_after(d.cues, request.headers.get("Last-Event-ID"))
+    if (why := live.gate.enter(client)) is not None:
+        raise _refusal(why, client, live)
+    resp = Response(_cue_events(d.state, d.cues, d.stream_max_s, viewer, after), mimetype="text/event-stream")
+    resp.call_on_close(_release_once(live.gate, client))  # as /events: also for HEAD
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp
