@@ -1,4 +1,4 @@
-"""HTML pages: live view, session list, session report, settings, PIN login."""
+"""HTML pages: live view, runner view, session list, session report, settings, PIN login."""
 
 from __future__ import annotations
 
@@ -45,6 +45,12 @@ def _num(v: Any, digits: int = 1) -> str:
 @bp.get("/")
 def live() -> str:
     return render_template("live.html", page="live")
+
+
+@bp.get("/runner")
+def runner() -> str:
+    """The screen in front of the treadmill: the feedback target and a cue per stride, no navigation."""
+    return render_template("runner.html", page="runner")
 
 
 @bp.get("/sessions")
