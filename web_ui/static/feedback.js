@@ -52,7 +52,8 @@
   }
 
   function timeLeft(block) {
-    const left = Math.max(0, Math.ceil(block.ends_at - (Date.now() / 1000 + offset)));
+    // The Date header's whole seconds can put the estimate past the block's own length: not shown.
+    const left = Math.max(0, Math.min(Math.ceil(block.ends_at - (Date.now() / 1000 + offset)), Math.round(block.ends_at - block.started_at)));
     return Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
   }
 

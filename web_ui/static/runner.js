@@ -89,7 +89,8 @@
 
   function renderTime() {
     if (mode() !== "feedback") return;
-    const left = Math.max(0, Math.ceil(fb.block.ends_at - deviceNow()));
+    const b = fb.block;
+    const left = Math.max(0, Math.min(Math.ceil(b.ends_at - deviceNow()), Math.round(b.ends_at - b.started_at)));
     $("r-time").textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
   }
 
@@ -195,8 +196,9 @@
   function tone(kind) {
     if (!audio || !fb) return;
     if (fb.audio === "off" || (fb.audio === "misses" && kind === "hit")) return;
-    beep(TONES[kind], audio.currentTime + 0.005);
-    note({ type: "tone", kind: kind });
+    const when = audio.currentTime + 0.005;
+    beep(TONES[kind], when);
+    note({ type: "tone", kind: kind, audio_time: when });
   }
 
   // Beats on the audio clock, a little ahead of time: setTimeout's jitter moves when the next
@@ -208,7 +210,7 @@
     if (nextBeat === null || nextBeat < audio.currentTime) nextBeat = audio.currentTime + 0.05;
     while (nextBeat < audio.currentTime + LOOKAHEAD_S) {
       beep(TONES.tick, nextBeat);
-      note({ type: "tick", spm: spm });
+      note({ type: "tick", spm: spm, audio_time: nextBeat });
       nextBeat += period;
     }
   }

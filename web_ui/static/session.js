@@ -30,7 +30,7 @@ const hipcamFeedbackRuns = (function () {
   function blockKind(b) { return b.probe ? "retention (" + b.probe + ")" : (b.feedback ? "on" : "off"); }
   const COLUMNS = [["Strides", function (b) { return b.strides; }], ["Hit rate", function (b) { return pct(b.hit_rate); }],
     ["Hip ext at toe-off °", function (b) { return fmt(b.mean_hip_extension_deg, 1); }],
-    ["Trunk lean °", function (b) { return fmt(b.mean_trunk_lean_deg, 1); }], ["Cadence spm", function (b) { return fmt(b.mean_cadence_spm, 0); }]];
+    ["Trunk lean at toe-off °", function (b) { return fmt(b.mean_trunk_lean_deg, 1); }], ["Cadence spm", function (b) { return fmt(b.mean_cadence_spm, 0); }]];
   function table(head, rows) {
     const t = el("table", null, "table feedback-table");
     const tr = el("tr");
