@@ -65,11 +65,13 @@
       " (" + (b.hits || 0) + "/" + (b.strides || 0) + ") · " + timeLeft(b) + " left · streak " + (s.streak || 0);
   }
 
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
   function lastRunText(s) {
     const done = s.blocks_done || [];
     const strides = done.reduce(function (n, b) { return n + (b.strides || 0); }, 0);
-    return "Last feedback (session " + s.session_id + "): " + s.target.label + " · " + done.length + " blocks, " +
-      strides + " strides judged. The results are on the session page.";
+    return "Last feedback (session " + s.session_id + "): " + s.target.label + " · " + plural(done.length, "block") + ", " +
+      plural(strides, "stride") + " judged. The results are on the session page.";
   }
 
   function render() {

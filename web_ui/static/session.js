@@ -64,7 +64,7 @@ const hipcamFeedbackRuns = (function () {
     card.append(el("h2", "Feedback" + (n ? " " + n : "") + ": " + targetLabel(run.plan.target)));
     card.append(el("p", scheduleText(run.plan), "muted"));
     const blocks = run.blocks || [];
-    card.append(el("p", fmt(run.feedback_minutes, 1) + " min with feedback · " + blocks.length + " blocks" +
+    card.append(el("p", fmt(run.feedback_minutes, 1) + " min with feedback · " + blocks.length + (blocks.length === 1 ? " block" : " blocks") +
       (run.ended_at === null || run.ended_at === undefined ? " · running" : ""), "muted small"));
     card.append(table(["Block", "Feedback"], blocks.map(function (b) {
       return { cells: [b.index + 1, blockKind(b)], block: b, cls: b.feedback ? "fb-on" : "fb-off" };
