@@ -16,6 +16,7 @@ from flask import current_app
 
 from hipcam.auth import AttemptLimiter, LoginRegistry, pin_tag
 from hipcam.auth.logins import LOGINS_FILE
+from hipcam.auth.tokens import TOKENS_FILE, TokenRegistry
 from hipcam.config import HipcamConfig
 from hipcam.records.store import HipCalibration, Store
 from hipcam.service.cues import CueBoard
@@ -65,6 +66,7 @@ class WebDeps:
     settings: Settings | None = None  # default: saved in the store's data dir
     limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
     logins: LoginRegistry | None = None  # default: kept beside the store's database
+    tokens: TokenRegistry | None = None  # read-only device tokens; default: beside the store's database
     health: HealthSource | None = None  # without it there is no /healthz or /metrics
     board: BoardSource | None = None
     calibrator: CalibrationSource | None = None  # without it a hip calibration cannot be tapped (503)
@@ -79,6 +81,8 @@ class WebDeps:
             self.settings = Settings(self.cfg, self.store.data_dir)
         if self.feedback is None:
             self.feedback = Feedback(self.state, self.cues, self.store)
+        if self.tokens is None:
+            self.tokens = TokenRegistry(self.store.data_dir / TOKENS_FILE)
         if self.logins is None:
             self.logins = LoginRegistry(self.store.data_dir / LOGINS_FILE, pin_tag(self.cfg.server.pin_hash))
 
@@ -86,6 +90,11 @@ class WebDeps:
     def live_feedback(self) -> Feedback:
         assert self.feedback is not None  # set in __post_init__
         return self.feedback
+
+    @property
+    def token_registry(self) -> TokenRegistry:
+        assert self.tokens is not None  # set in __post_init__
+        return self.tokens
 
     @property
     def login_registry(self) -> LoginRegistry:

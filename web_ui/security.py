@@ -45,6 +45,8 @@ CSP = (
 )
 
 
+# What a read-only device token may read (GET only): the hub's archive pulls.
+TOKEN_ENDPOINTS = frozenset({"api_sessions.list_sessions", "api_sessions.export_json"})
 ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
 ADDRESS_REFRESH_S = 10.0  # an unknown address literal re-reads the interfaces at most this often (DHCP)
 
@@ -275,6 +277,9 @@ def install(app: Flask, hosts: DeviceHosts) -> None:
     def _host_origin_csrf_viewing() -> Response | None:
         if not hosts.allows(request.host):
             return _refuse_host()
+        if request.authorization is not None or "Authorization" in request.headers:
+            _check_device_token()
+            return None
         if request.method in UNSAFE and not origin_matches(request.headers.get("Origin"), request.host):
             raise ApiError(403, "request from another site refused (its Origin is not this page)")
         if request.method in UNSAFE:
@@ -307,6 +312,27 @@ def install(app: Flask, hosts: DeviceHosts) -> None:
         for key, value in headers.items():
             resp.headers[key] = value
         return resp
+
+
+def _check_device_token() -> None:
+    """A request with ``Authorization``: a read-only device token (the hub's archive pulls), good
+    for reading sessions and their exports and nothing else; a wrong one counts as a wrong PIN."""
+    auth = request.authorization
+    token = auth.token if auth is not None and auth.type == "bearer" else None
+    if not token:
+        raise ApiError(401, "send a device token as Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
+    if request.method != "GET" or request.endpoint not in TOKEN_ENDPOINTS:
+        raise ApiError(403, "a device token may only read the session list and session exports")
+    tokens, limiter = deps().token_registry, deps().limiter
+    try:
+        ok = limiter.check(request.remote_addr or "?", None, lambda: tokens.check(token) is not None)
+    except Refused as exc:
+        wait = max(1, round(exc.wait_s))
+        raise ApiError(
+            429, f"too many wrong device tokens; try again in {wait} s", {"Retry-After": str(wait)}
+        ) from None
+    if not ok:
+        raise ApiError(401, "wrong or revoked device token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 def _refuse_host() -> Response:

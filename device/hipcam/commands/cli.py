@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hipcam.commands.tls_cert import add_command as add_tls_cert  # light; the work's imports are inside
 
     add_tls_cert(add, _config)
+    from hipcam.commands.token import add_command as add_token
+
+    add_token(add, _config)
 
     p = add("soak", cmd_soak, "run the service on the looped demo clip with viewers; print figures")
     p.add_argument("--minutes", type=float, default=30.0)
