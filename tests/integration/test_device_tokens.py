@@ -48,7 +48,7 @@ def test_wrong_and_revoked_tokens(tmp_path: Path) -> None:
         assert registry.revoke("hub")
         status, text = _get(served.port, "/api/sessions", token)
         assert status == 401 and "wrong or revoked" in text
-        codes = [_get(served.port, "/api/sessions", "hct_guess%d" % i, source="127.0.0.3")[0] for i in range(7)]
+        codes = [_get(served.port, "/api/sessions", f"hct_guess{i}", source="127.0.0.3")[0] for i in range(7)]
         assert codes[:4] == [401] * 4 and codes[-1] == 429, codes  # counted like wrong PINs
         status, _, text = send(served.port, "GET", "/api/sessions", Authorization="Basic eDp5")
         assert status == 401 and "Bearer" in text

@@ -3,6 +3,8 @@ A plan outside its ranges is a 400 naming the field, and nothing running changes
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Response, jsonify
 from pydantic import ValidationError
 
@@ -16,7 +18,8 @@ bp = Blueprint("api_feedback", __name__)
 
 @bp.get("/feedback")
 def get_feedback() -> Response:
-    return jsonify(feedback=deps().live_feedback.status())
+    # server_time: the pages count a block's time left on the device's clock, not the tablet's.
+    return jsonify(feedback=deps().live_feedback.status(), server_time=time.time())
 
 
 @bp.put("/feedback")

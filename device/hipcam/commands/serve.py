@@ -26,6 +26,7 @@ from hipcam.commands.config_check import check_camera_device
 from hipcam.config import HipcamConfig
 from hipcam.errors import VideoError
 from hipcam.records.store import Store
+from hipcam.service.advertise import Advertiser, advert_infos, lan_addresses
 from hipcam.service.calibration import HipCalibrator
 from hipcam.service.metrics import Metrics, board_warnings
 from hipcam.service.notify import Notifier, Watchdog
@@ -149,8 +150,11 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
     ops = ServiceOps(svc.metrics, Watchdog(svc.notifier))
     pipeline = Pipeline(cfg, frames, svc.state, svc.store, ops, settings=svc.settings, feedback=svc.web.feedback)
     previous = _install_signals()
+    advert = _advertiser(cfg, int(getattr(server, "effective_port", port)))
     try:
         pipeline.start()
+        if advert is not None:
+            advert.start()
         scheme = "https" if cfg.server.tls_cert is not None else "http"
         log.info("serving on %s://%s:%d/ (source %s)", scheme, host, port, frames.name)
         svc.notifier.ready(f"serving on port {port}, source {frames.name}")
@@ -160,6 +164,8 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
     finally:
         svc.notifier.stopping("stopping")
         _restore_signals(previous)
+        if advert is not None:
+            advert.stop()
         svc.state.close()  # ends the live streams, freeing waitress's threads
         svc.web.cues.close()
         server.task_dispatcher.shutdown(timeout=5)
@@ -170,6 +176,17 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         svc.store.close()
         svc.notifier.close()
     return 0
+
+
+def _advertiser(cfg: HipcamConfig, port: int) -> Advertiser | None:
+    """The page's DNS-SD adverts (``device.advertise``), unless it listens on loopback only."""
+    addresses = lan_addresses(cfg.server.host)
+    if not cfg.device.advertise or not addresses:
+        return None
+    infos = advert_infos(
+        cfg.device.display_name(), cfg.device.device_id(), port, addresses, cfg.server.tls_cert is not None
+    )
+    return Advertiser(infos)
 
 
 def _install_signals() -> dict[int, Any]:

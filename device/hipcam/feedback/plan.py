@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -62,8 +62,11 @@ class Plan(_Strict):
     metronome: bool = Field(False, description="cadence target: a metronome at the target cadence")
     show_values: bool = Field(False, description="the runner view shows the measured value with each cue")
 
-    def to_json(self) -> dict[str, object]:
-        return self.model_dump(mode="json")
+    def to_json(self) -> dict[str, Any]:
+        """The plan as stored with its results, the target's label with it."""
+        data = self.model_dump(mode="json")
+        data["target"]["label"] = self.target.label()
+        return data
 
 
 @dataclass(frozen=True)

@@ -254,7 +254,11 @@ class Pipeline:
         self._store_strides(strides)
         cadence = self._cadence.update(strides)
         if self.feedback is not None:  # before the snapshot: the runner's cue waits for nothing else
-            self.feedback.on_frame(strides, cadence, frame.captured_at, self._session)
+            # The store's session now, not the one noted at this frame's start: a plan started in
+            # between belongs to a session the frame loop has not noted yet.
+            self.feedback.on_frame(
+                strides, cadence, frame.captured_at, self.store.active_session_id if self.store else None
+            )
         metrics = LiveMetrics(
             thigh_deg=opt(upd.thigh_deg),
             trunk_lean_deg=opt(upd.trunk_lean_deg),
