@@ -163,10 +163,11 @@ class Board:
         self.ignored = 0
         self.broker_connected = False
 
-    def handle(self, topic: str, payload: bytes) -> bool:
-        """Apply one message; whether it was used (False: ignored, and counted)."""
+    def handle(self, topic: str, payload: bytes, retained: bool = False) -> bool:
+        """Apply one message; whether it was used (False: ignored, and counted). A ``retained`` one
+        is the broker's copy of an old message: it does not count as the device being seen now."""
         parsed = parse_topic(topic)
-        used = parsed is not None and self._apply(*parsed, payload)
+        used = parsed is not None and self._apply(*parsed, payload, retained)
         with self._lock:
             if used:
                 self.accepted += 1
@@ -174,14 +175,14 @@ class Board:
                 self.ignored += 1
         return used
 
-    def _apply(self, device_id: str, kind: str, payload: bytes) -> bool:
+    def _apply(self, device_id: str, kind: str, payload: bytes, retained: bool) -> bool:
         if kind == "availability":
             online = read_availability(payload)
-            return online is not None and self._update(device_id, {"online": online})
+            return online is not None and self._update(device_id, {"online": online}, retained)
         fields = read_state(payload)
-        return fields is not None and self._update(device_id, fields)
+        return fields is not None and self._update(device_id, fields, retained)
 
-    def _update(self, device_id: str, fields: dict[str, Any]) -> bool:
+    def _update(self, device_id: str, fields: dict[str, Any], retained: bool) -> bool:
         now = self._clock()
         with self._lock:
             view = self._devices.get(device_id)
@@ -195,7 +196,10 @@ class Board:
                 fields.pop("url")  # the configured address is the one the hub trusts
             for name, value in fields.items():
                 setattr(view, name, value)
-            view.last_seen = now
+            if not retained:
+                view.last_seen = now
+            elif view.last_seen is None and isinstance(fields.get("device_time"), float):
+                view.last_seen = min(fields["device_time"], now)  # when the device said it, by its clock
         return True
 
     def snapshot(self) -> list[dict[str, Any]]:

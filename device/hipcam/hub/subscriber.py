@@ -107,6 +107,6 @@ class Subscriber:
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         try:
-            self.board.handle(message.topic, message.payload)
+            self.board.handle(message.topic, message.payload, retained=bool(message.retain))
         except Exception as exc:  # a bug must not end paho's thread (and with it every update)
             log.error("MQTT message on %s not handled: %s: %s", message.topic, exc.__class__.__name__, exc)

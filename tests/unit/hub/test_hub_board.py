@@ -101,6 +101,17 @@ def test_configured_devices_listed_first_and_keep_their_url() -> None:
     assert board.name_of("zeta") == "Treadmill 1" and board.name_of("alpha") == "alpha" and board.name_of("x") == "x"
 
 
+def test_retained_messages_do_not_make_a_device_seen_now() -> None:
+    board, now = _board()
+    board.handle("hipcam/t1/availability", b"online", retained=True)
+    assert board.snapshot()[0]["last_seen"] is None and board.snapshot()[0]["online"] is True
+    board.handle("hipcam/t1/state", _state(timestamp="1970-01-01T00:01:00+00:00"), retained=True)
+    assert board.snapshot()[0]["last_seen"] == 60.0  # the device's own time of its last state
+    now[0] = 200.0
+    board.handle("hipcam/t1/state", _state())
+    assert board.snapshot()[0]["last_seen"] == 200.0
+
+
 def test_device_count_is_bounded() -> None:
     board, _ = _board()
     for i in range(MAX_DEVICES + 20):
