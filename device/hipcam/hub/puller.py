@@ -203,7 +203,8 @@ def _ended(session: Mapping[str, Any]) -> bool:
 
 
 class _Outages:
-    """Logs a problem once when it starts (or changes) and once when it ends."""
+    """Logs a problem once when it starts and once when it ends (the current reason, which may
+    change during an outage, is in ``Puller.status``: /healthz and the archive page)."""
 
     def __init__(self) -> None:
         self._current: dict[str, str] = {}
@@ -211,12 +212,10 @@ class _Outages:
 
     def failed(self, key: str, what: str, reason: str, retry_s: float) -> None:
         with self._lock:
-            known = self._current.get(key)
-            self._current[key] = reason
-        if known is None:
+            first = key not in self._current
+            self._current.setdefault(key, reason)
+        if first:
             log.warning("%s: %s; retrying every %.0f s", what, reason, retry_s)
-        elif known != reason:
-            log.warning("%s: now %s", what, reason)
 
     def ok(self, key: str, what: str) -> None:
         with self._lock:
