@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hipcam.commands.token import add_command as add_token
 
     add_token(add, _config)
+    from hipcam.commands.hub import add_command as add_hub  # light; the work's imports are inside
+
+    add_hub(add, lambda args, overrides: load_config(_config_path(args), overrides=overrides))
 
     p = add("soak", cmd_soak, "run the service on the looped demo clip with viewers; print figures")
     p.add_argument("--minutes", type=float, default=30.0)
