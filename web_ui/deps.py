@@ -8,9 +8,9 @@ needs of the rest of the service comes in through the small protocols below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from flask import current_app
 
@@ -75,6 +75,7 @@ class WebDeps:
     stream_max_s: float = 300.0
     cues: CueBoard = field(default_factory=CueBoard)  # the runner view's per-stride cues
     feedback: Feedback | None = None  # default: a run kept with ``state``, ``cues`` and ``store``
+    mqtt: Callable[[], Mapping[str, Any]] | None = None  # the MQTT connection for /healthz (None: MQTT off)
 
     def __post_init__(self) -> None:
         if self.settings is None:

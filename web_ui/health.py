@@ -12,6 +12,8 @@ reason ("disk full: strides are not being saved — N waiting"), because the dev
 its job. ``storage`` is always in the body (disk_full, pending, lost, written_after_full, snapshots
 skipped by reason). Do not restart the service on "degraded": it holds the waiting strides in memory
 and writes them when space returns; a restart would lose them and not free the disk.
+``mqtt`` is the MQTT connection (``{"enabled": false}`` when off; else state, broker, last_error,
+queued, dropped, sent): a broker that is away never fails the check, the camera still does its job.
 /metrics holds only operational figures; [health] metrics_enabled = false removes it. Both exist
 only when the app is given a health source (the service's metrics).
 
@@ -199,6 +201,7 @@ def healthz() -> tuple[Response, int]:
         "warnings": _warnings(d, storage),
         "storage": storage,
         "database": db.report(),
+        "mqtt": dict(d.mqtt()) if d.mqtt is not None else {"enabled": False},  # never fails the check
     }
     if reason is not None:
         body["reason"] = reason

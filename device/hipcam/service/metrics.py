@@ -28,7 +28,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 # The pipeline's stages, in order. A fixed set keeps label cardinality bounded.
@@ -115,6 +115,41 @@ class StoreReport(Protocol):
     def lost(self) -> int: ...
     @property
     def snapshots_skipped(self) -> tuple[tuple[str, int], ...]: ...
+
+
+class MqttReport(Protocol):
+    """The MQTT connection (hipcam.service.mqtt.MqttStatus satisfies it)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def queued(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def sent(self) -> int: ...
+
+
+MQTT_STATES = ("connected", "connecting", "disconnected")
+
+
+class MqttCollector(Collector):
+    """The MQTT publisher's connection and counts, read at scrape time (never from the frame loop)."""
+
+    def __init__(self, report: Callable[[], MqttReport]) -> None:
+        self._report = report
+
+    def collect(self) -> Iterator[Metric]:
+        r = self._report()
+        yield GaugeMetricFamily("hipcam_mqtt_connected", "1 while connected to the MQTT broker",
+                                value=1.0 if r.state == "connected" else 0.0)  # fmt: skip
+        states = GaugeMetricFamily("hipcam_mqtt_state", "MQTT connection state (one-hot)", labels=["state"])
+        for state in MQTT_STATES:
+            states.add_metric([state], 1.0 if r.state == state else 0.0)
+        yield states
+        yield GaugeMetricFamily("hipcam_mqtt_queued", "Strides waiting to be published", value=r.queued)
+        yield CounterMetricFamily("hipcam_mqtt_dropped", "Strides dropped unpublished (queue full)", value=r.dropped)
+        yield CounterMetricFamily("hipcam_mqtt_sent", "MQTT messages handed to the broker connection", value=r.sent)
 
 
 class BoardCollector(Collector):
@@ -274,6 +309,10 @@ class Metrics:
 
     def set_viewers(self, n: int) -> None:
         self._viewers.set(n)
+
+    def watch_mqtt(self, report: Callable[[], MqttReport]) -> None:
+        """Export the MQTT publisher's state (``[mqtt] enabled``) from now on."""
+        self.registry.register(MqttCollector(report))
 
     # --- readers ----------------------------------------------------------------------------
     @property
