@@ -24,11 +24,13 @@ from hipcam.atomic import atomic_writer
 from hipcam.capture import FrameSource, OpenCVSource, make_source
 from hipcam.commands.config_check import check_camera_device
 from hipcam.config import HipcamConfig
-from hipcam.errors import VideoError
+from hipcam.errors import ConfigError, VideoError
 from hipcam.records.store import Store
 from hipcam.service.advertise import Advertiser, advert_infos, lan_addresses
 from hipcam.service.calibration import HipCalibrator
 from hipcam.service.metrics import Metrics, board_warnings
+from hipcam.service.mqtt import MqttPublisher, page_url
+from hipcam.service.mqtt_messages import DeviceInfo
 from hipcam.service.notify import Notifier, Watchdog
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.settings import Settings
@@ -147,12 +149,22 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
     if server is None:
         svc.store.close()
         return 2
+    try:
+        mqtt = _mqtt(cfg, svc, int(getattr(server, "effective_port", port)))
+    except ConfigError:  # its password or TLS files: one line and exit 2, like any config problem
+        server.close()
+        svc.store.close()
+        raise
     ops = ServiceOps(svc.metrics, Watchdog(svc.notifier))
-    pipeline = Pipeline(cfg, frames, svc.state, svc.store, ops, settings=svc.settings, feedback=svc.web.feedback)
+    pipeline = Pipeline(
+        cfg, frames, svc.state, svc.store, ops, settings=svc.settings, feedback=svc.web.feedback, mqtt=mqtt
+    )
     previous = _install_signals()
     advert = _advertiser(cfg, int(getattr(server, "effective_port", port)))
     try:
         pipeline.start()
+        if mqtt is not None:
+            mqtt.start()
         if advert is not None:
             advert.start()
         scheme = "https" if cfg.server.tls_cert is not None else "http"
@@ -171,11 +183,25 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         server.task_dispatcher.shutdown(timeout=5)
         server.close()
         pipeline.stop()
+        if mqtt is not None:
+            mqtt.stop()  # after the frame loop: "offline" is its last word
         if svc.store.active_session_id is not None:
             svc.store.stop_session()  # a clean stop ends the running session properly
         svc.store.close()
         svc.notifier.close()
     return 0
+
+
+def _mqtt(cfg: HipcamConfig, svc: _Service, port: int) -> MqttPublisher | None:
+    """The MQTT publisher (``mqtt.enabled``), shown in /healthz and /metrics."""
+    if not cfg.mqtt.enabled:
+        return None
+    url = page_url(cfg.server, cfg.device, port)
+    device = DeviceInfo(cfg.device.device_id(), cfg.device.display_name(), __version__, url)
+    mqtt = MqttPublisher(cfg.mqtt, device, svc.state, svc.metrics.fps)
+    svc.metrics.watch_mqtt(mqtt.status)
+    svc.web.mqtt = mqtt.health
+    return mqtt
 
 
 def _advertiser(cfg: HipcamConfig, port: int) -> Advertiser | None:

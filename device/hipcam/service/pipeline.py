@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hipcam.capture import FrameSource
 from hipcam.config import HipcamConfig
@@ -53,6 +53,9 @@ from hipcam.service.snapshots import SnapshotRing
 from hipcam.service.state import FramePose, LiveMetrics, LiveState
 from hipcam.service.stride_writer import StrideWriter, _Pending
 from hipcam.service.telemetry import NullOps, Ops
+
+if TYPE_CHECKING:
+    from hipcam.service.mqtt import MqttPublisher
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +121,12 @@ class Pipeline:
         gait_factory: GaitFactory = make_gait,
         settings: Settings | None = None,
         feedback: Feedback | None = None,
+        mqtt: MqttPublisher | None = None,
     ) -> None:
         self.cfg, self.source, self.state, self.store = cfg, source, state, store
         self.feedback = feedback  # the running session's live-feedback run (None: no feedback)
         self.settings = settings  # the page's settings channel (None: the start-up configuration holds)
+        self.mqtt = mqtt  # completed strides are offered to it, never waited on (None: MQTT off)
         self.ops: Ops = ops or NullOps()
         self._pose_loader, self._gait_factory = pose_loader, gait_factory
         self.slot = FreshestSlot()
@@ -252,6 +257,8 @@ class Pipeline:
         upd = out.update
         strides = tuple(stride_record(s, self._ring.time_of(s.end_frame, frame.timestamp_s)) for s in upd.strides)
         self._store_strides(strides)
+        if self.mqtt is not None and strides:  # a bounded append; paho runs on the publisher's threads
+            self.mqtt.offer_strides(strides, frame.captured_at, self._session)
         cadence = self._cadence.update(strides)
         if self.feedback is not None:  # before the snapshot: the runner's cue waits for nothing else
             # The store's session now, not the one noted at this frame's start: a plan started in
