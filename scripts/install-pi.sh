@@ -4,6 +4,7 @@
 #   sudo scripts/install-pi.sh            # install or upgrade (safe to re-run)
 #   scripts/install-pi.sh --dry-run       # print every command, change nothing (no root needed)
 #   sudo scripts/install-pi.sh --tls      # also serve HTTPS, with a self-signed certificate
+#   sudo scripts/install-pi.sh --hub      # the gym's hub (hipcam-hub.service) instead of the camera
 #
 # Re-running keeps /etc/hipcam/config.toml and its PIN; it refreshes the code, the venv,
 # the models and the unit, then restarts the service.
@@ -16,9 +17,10 @@ readonly STATE_DIR=/var/lib/hipcam
 readonly MODELS_DIR=$STATE_DIR/models
 readonly CONF_DIR=/etc/hipcam
 readonly CONF=$CONF_DIR/config.toml
-readonly UNIT_DST=/etc/systemd/system/hipcam.service
 readonly SERVICE_USER=hipcam
-readonly PORT=8080
+readonly CAMERA_PORT=8080
+readonly HUB_PORT=8090
+readonly TOKENS_DIR=$CONF_DIR/tokens
 readonly TLS_DIR=$STATE_DIR/tls
 # A second line behind hipcam's own cap of 16 (server.max_connections_per_client): the kernel
 # turns away new connections from an address that already has this many open to the port.
@@ -32,20 +34,29 @@ readonly APT_PACKAGES=(
     python3-picamera2 python3-venv python3-pip python3-numpy
     rsync curl sqlite3 ca-certificates openssl nftables
 )
+# The hub has no camera: no picamera2 (nor apt's numpy for it).
+readonly HUB_APT_PACKAGES=(python3-venv python3-pip rsync curl sqlite3 ca-certificates openssl nftables)
 readonly LOCKS=(requirements/runtime.txt requirements/build.txt)
 
 DRY_RUN=0
 START=1
 TLS=0
+HUB=0
+# Set by parse_args: the camera (hipcam.service, port 8080) or the hub (hipcam-hub.service, 8090).
+SERVICE=hipcam
+PORT=$CAMERA_PORT
+UNIT_DST=/etc/systemd/system/hipcam.service
 CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
     cat <<EOF
-usage: $(basename "$0") [--dry-run] [--no-start] [--tls] [--src DIR]
+usage: $(basename "$0") [--dry-run] [--no-start] [--tls] [--hub] [--src DIR]
   --dry-run   print every command that would run; change nothing
   --no-start  install and enable, but do not (re)start the service
   --tls       serve HTTPS: make a self-signed certificate in $TLS_DIR (kept if there)
               and set server.tls_cert/tls_key in the config
+  --hub       install the gym's hub instead of the camera service (hipcam-hub.service,
+              port $HUB_PORT: every treadmill on one page, and the session archive)
   --src DIR   hipcam checkout to install (default: $CHECKOUT)
 EOF
 }
@@ -84,6 +95,7 @@ parse_args() {
             --dry-run) DRY_RUN=1 ;;
             --no-start) START=0 ;;
             --tls) TLS=1 ;;
+            --hub) HUB=1 ;;
             --src)
                 [[ $# -ge 2 ]] || die "--src needs a directory"
                 CHECKOUT=$(cd "$2" && pwd)
@@ -94,6 +106,11 @@ parse_args() {
         esac
         shift
     done
+    if ((HUB)); then
+        SERVICE=hipcam-hub
+        PORT=$HUB_PORT
+        UNIT_DST=/etc/systemd/system/$SERVICE.service
+    fi
 }
 
 preflight() {
@@ -121,18 +138,22 @@ preflight() {
 install_packages() {
     log "system packages"
     run apt-get update
-    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+    if ((HUB)); then
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${HUB_APT_PACKAGES[@]}"
+    else
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+    fi
 }
 
 create_user() {
-    log "service user '$SERVICE_USER' (group video for the camera)"
+    log "service user '$SERVICE_USER'$( ((HUB)) || printf ' (group video for the camera)')"
     if id -u "$SERVICE_USER" >/dev/null 2>&1; then
         printf '# user %s exists\n' "$SERVICE_USER"
     else
         run useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home \
-            --shell /usr/sbin/nologin --comment "hipcam camera service" "$SERVICE_USER"
+            --shell /usr/sbin/nologin --comment "hipcam service" "$SERVICE_USER"
     fi
-    run usermod --append --groups video "$SERVICE_USER"
+    ((HUB)) || run usermod --append --groups video "$SERVICE_USER"
 }
 
 install_code() {
@@ -161,8 +182,9 @@ install_code() {
 }
 
 fetch_models() {
-    log "models and demo clip in $MODELS_DIR"
     run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
+    ((HUB)) && return 0 # the hub analyses nothing: no models
+    log "models and demo clip in $MODELS_DIR"
     run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$MODELS_DIR"
     # fetch verifies checksums and skips files that are already there and correct.
     run "$VENV/bin/hipcam" fetch --models-dir "$MODELS_DIR"
@@ -180,7 +202,7 @@ source = "auto"
 
 [server]
 host = "0.0.0.0"
-port = $PORT
+port = $CAMERA_PORT
 pin_hash = "$pin_hash"
 
 [storage]
@@ -194,9 +216,57 @@ level = "info"
 EOF
 }
 
+hub_config_body() {
+    cat <<EOF
+# hipcam hub configuration (written by install-pi.sh; edit, then: sudo systemctl restart hipcam-hub)
+# Check it with: hipcam config check --file-only $CONF
+
+[hub]
+host = "0.0.0.0"
+port = $HUB_PORT
+pull_interval_s = 60
+# A shared archive in PostgreSQL instead of SQLite in data_dir:
+# database_url = "postgresql://hipcam@db.gym.lan/hipcam"
+
+# One block per treadmill whose sessions are archived. On the treadmill:
+#   sudo -u hipcam /opt/hipcam/venv/bin/hipcam --config /etc/hipcam/config.toml token add hub --out /tmp/hub.token
+# then copy that file here, to $TOKENS_DIR/<id> (owner root:hipcam, mode 0640), and delete /tmp/hub.token.
+# [[hub.devices]]
+# id = "treadmill-1"
+# url = "http://treadmill-1.local:$CAMERA_PORT"
+# token_file = "$TOKENS_DIR/treadmill-1"
+
+[mqtt]
+# The gym's MQTT broker: the treadmills publish to the same one ([mqtt] on each).
+host = "localhost"
+port = 1883
+
+[storage]
+data_dir = "$STATE_DIR"
+
+[logging]
+level = "info"
+EOF
+}
+
+write_hub_config() {
+    run install -d -m 0750 -o root -g "$SERVICE_USER" "$TOKENS_DIR"
+    if [[ -e $CONF ]]; then
+        printf '# %s exists: kept as it is\n' "$CONF"
+        run chown root:"$SERVICE_USER" "$CONF"
+        run chmod 0640 "$CONF"
+        return 0
+    fi
+    hub_config_body | write_file "$CONF" root "$SERVICE_USER" 0640
+}
+
 write_config() {
     log "configuration $CONF"
     run install -d -m 0755 -o root -g root "$CONF_DIR"
+    if ((HUB)); then
+        write_hub_config
+        return 0
+    fi
     if [[ -e $CONF ]]; then
         printf '# %s exists: kept as it is (PIN unchanged)\n' "$CONF"
         run chown root:"$SERVICE_USER" "$CONF"
@@ -287,7 +357,7 @@ Description=hipcam per-client connection limit on port $PORT
 # nftables.service flushes the whole ruleset when it (re)starts: load after it, and again with it.
 After=nftables.service
 PartOf=nftables.service
-Before=hipcam.service
+Before=$SERVICE.service
 
 [Service]
 Type=oneshot
@@ -315,15 +385,15 @@ install_firewall() {
 
 install_unit() {
     log "systemd unit"
-    run install -m 0644 -o root -g root "$SRC_DIR/systemd/hipcam.service" "$UNIT_DST"
+    run install -m 0644 -o root -g root "$SRC_DIR/systemd/$SERVICE.service" "$UNIT_DST"
     run systemctl daemon-reload
     if ((!START)); then
-        run systemctl enable hipcam.service
-    elif systemctl is-active --quiet hipcam.service 2>/dev/null; then
-        run systemctl enable hipcam.service
-        run systemctl restart hipcam.service
+        run systemctl enable "$SERVICE.service"
+    elif systemctl is-active --quiet "$SERVICE.service" 2>/dev/null; then
+        run systemctl enable "$SERVICE.service"
+        run systemctl restart "$SERVICE.service"
     else
-        run systemctl enable --now hipcam.service
+        run systemctl enable --now "$SERVICE.service"
     fi
 }
 
@@ -336,15 +406,18 @@ wait_healthy() {
         printf '+ curl -fsS %s%s  (until healthy, at most 90 s)\n' "${curl_tls[*]/%/ }" "$url"
         return 0
     fi
-    local i
+    local i code
     for ((i = 0; i < 45; i++)); do
-        if curl -fsS "${curl_tls[@]}" -o /dev/null "$url" 2>/dev/null; then
-            log "hipcam is up and analysing frames"
+        code=$(curl -sS "${curl_tls[@]}" -o /dev/null -w '%{http_code}' "$url" 2>/dev/null) || code=000
+        if [[ $code == 200 ]]; then
+            log "$( ((HUB)) && printf 'the hub is up: broker connected, archive ready' || printf 'hipcam is up and analysing frames')"
             return 0
         fi
+        # The hub answers 503 while its broker or archive is away (it keeps retrying): up, but say why.
+        ((HUB)) && [[ $code == 503 ]] && break
         sleep 2
     done
-    log "warning: /healthz is not OK yet; see: systemctl status hipcam; journalctl -u hipcam -n 50"
+    log "warning: /healthz is not OK yet; see: systemctl status $SERVICE; journalctl -u $SERVICE -n 50"
     curl -sS "${curl_tls[@]}" "$url" >&2 || true
     printf '\n' >&2
 }
@@ -373,7 +446,11 @@ main() {
     fi
     local addr
     addr=$(hostname -I 2>/dev/null | awk '{print $1}') || addr=""
-    log "open $SCHEME://${addr:-<this-pi>}:$PORT/ on the tablet"
+    if ((HUB)); then
+        log "open $SCHEME://${addr:-<this-machine>}:$PORT/ at the desk; add the treadmills under [hub] devices in $CONF"
+    else
+        log "open $SCHEME://${addr:-<this-pi>}:$PORT/ on the tablet"
+    fi
 }
 
 main "$@"

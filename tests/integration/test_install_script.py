@@ -214,3 +214,44 @@ def test_tls_lines_go_under_the_server_table(tmp_path: Path) -> None:
         assert parsed["server"]["tls_cert"] == "/var/lib/hipcam/tls/cert.pem"
         assert parsed["server"]["tls_key"] == "/var/lib/hipcam/tls/key.pem"
         assert parsed["capture"] == {"source": "auto"} and parsed["server"].get("port", 8080) == 8080
+
+
+def test_dry_run_hub_installs_the_hub_instead_of_the_camera(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = _dry_run(tmp_path, monkeypatch, "--hub")
+    apt = out.split("apt-get install", 1)[1].splitlines()[0]
+    assert "python3-picamera2" not in apt and "python3-venv" in apt
+    assert "usermod --append --groups video" not in out and "useradd --system" in out
+    assert "hipcam fetch" not in out  # no models on the hub
+    assert "-m pip install --no-deps --no-build-isolation --force-reinstall /opt/hipcam/src\n" in out
+    assert "install -d -m 0750 -o root -g hipcam /etc/hipcam/tokens" in out
+    assert ("install -m 0644 -o root -g root /opt/hipcam/src/systemd/hipcam-hub.service "
+            "/etc/systemd/system/hipcam-hub.service") in out  # fmt: skip
+    assert "systemctl enable --now hipcam-hub.service" in out and "hipcam.service" not in out
+    assert "pin-hash" not in out  # the hub has no PIN: nothing on it acts on a device
+    assert "curl -fsS http://127.0.0.1:8090/healthz" in out
+    rules = _written(out, "/etc/hipcam/firewall.nft")
+    assert "tcp dport 8090 ct state new" in rules and "dport 8080" not in rules
+    assert "Before=hipcam-hub.service" in _written(out, "/etc/systemd/system/hipcam-firewall.service")
+    assert out.index("--no-deps") < out.index("/etc/hipcam/config.toml") < out.index("enable --now hipcam-hub")
+
+
+def test_the_hub_config_it_writes_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hipcam.config import load_config
+
+    text = _written(_dry_run(tmp_path, monkeypatch, "--hub"), "/etc/hipcam/config.toml")
+    (tmp_path / "config.toml").write_text(text)
+    cfg = load_config(tmp_path / "config.toml")
+    assert cfg.hub.port == 8090 and cfg.hub.database_url is None and cfg.hub.devices == []
+    assert cfg.mqtt.host == "localhost" and str(cfg.storage.data_dir) == "/var/lib/hipcam"
+    # The commented-out device block, uncommented, is a valid [[hub.devices]] entry too.
+    lines = [ln[2:] if ln.startswith(("# [[hub.devices]]", "# id =", "# url =", "# token_file =")) else ln
+             for ln in text.splitlines()]  # fmt: skip
+    (tmp_path / "config.toml").write_text("\n".join(lines) + "\n")
+    [device] = load_config(tmp_path / "config.toml").hub.devices
+    assert device.id == "treadmill-1" and device.url == "http://treadmill-1.local:8080"
+
+
+def test_dry_run_hub_with_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = _dry_run(tmp_path, monkeypatch, "--hub", "--tls")
+    assert "runuser -u hipcam -- /opt/hipcam/venv/bin/hipcam tls-cert --out /var/lib/hipcam/tls" in out
+    assert "curl -fsS --insecure https://127.0.0.1:8090/healthz" in out
