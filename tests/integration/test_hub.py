@@ -366,3 +366,57 @@ def test_hub_unit_essentials() -> None:
     assert service["DevicePolicy"] == "closed" and "DeviceAllow" not in service  # no camera
     assert "SupplementaryGroups" not in service
     assert "network-online.target" in _unit()["Unit"]["After"].split()
+
+
+# ---- a real device: hipcam serve publishing over MQTT (TLS, password) and serving its archive -------
+
+
+@pytest.mark.slow
+@pytest.mark.needs_models
+def test_hub_with_a_real_hipcam_serve(tmp_path: Path) -> None:
+    """`hipcam serve` on the demo clip with [mqtt] on a TLS broker with a password, and a read-only
+    token made by `hipcam token add`: the hub (same broker, same login) shows it online with its name
+    and readings and archives its finished session; the device's clean stop shows it offline."""
+    from paths import MODELS_DIR
+
+    from hipcam.records.store import Store
+
+    mosquitto = pytest.importorskip("mosquitto", reason="tests/support/mosquitto.py (the broker fixture) is missing")
+    device_data, token_file = tmp_path / "device-data", tmp_path / "t1.token"
+    store = Store(device_data)  # a session the device finished before (the hub pulls it once it is up)
+    store.start_session("Rita")
+    store.stop_session()
+    store.set_notes(1, "from the real device")
+    store.close()
+    cli = [sys.executable, "-m", "hipcam.commands.cli"]
+    env = {**_hub_env(tmp_path), "HIPCAM_STORAGE__DATA_DIR": str(device_data)}
+    subprocess.run([*cli, "token", "add", "hub", "--out", str(token_file)], env=env, check=True, timeout=60,
+                   capture_output=True, cwd=REPO)  # fmt: skip
+    with mosquitto.Mosquitto(tmp_path, tls=True, password=True) as mqtt_broker:
+        port = free_port()
+        device_env = {**env, **mqtt_broker.env(), "HIPCAM_DEVICE__ID": "t1", "HIPCAM_DEVICE__NAME": "Real Treadmill",
+                      "HIPCAM_DEVICE__ADVERTISE": "false", "HIPCAM_POSE__THREADS": "1"}  # fmt: skip
+        with (tmp_path / "serve.log").open("wb") as log:
+            serve = subprocess.Popen([*cli, "serve", "--source", str(MODELS_DIR / "demo.mp4"), "--host", "127.0.0.1",
+                                      "--port", str(port)], env=device_env, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=REPO)  # fmt: skip
+        try:
+            devices = json.dumps([{"id": "t1", "url": f"http://127.0.0.1:{port}", "token_file": str(token_file)}])
+            hub_env = _hub_env(tmp_path, **mqtt_broker.env(), HIPCAM_HUB__DEVICES=devices,
+                               HIPCAM_HUB__PULL_INTERVAL_S="2")  # fmt: skip
+            with hub_process(tmp_path, hub_env) as (base, _):
+                view = wait_for(lambda: (v := get(base + "/api/devices")[1]["devices"][0])["online"] and v["fps"] and v,
+                                timeout_s=120, what="the real device online with readings")  # fmt: skip
+                assert view["name"] == "Real Treadmill" and view["status"] and view["session_active"] is False
+                assert view["url"] == f"http://127.0.0.1:{port}"
+                rows = wait_for(lambda: get(base + "/api/archive/sessions")[1]["sessions"], timeout_s=30,
+                                what="the device's session archived")  # fmt: skip
+                assert [(r["runner"], r["notes"]) for r in rows] == [("Rita", "from the real device")]
+                serve.send_signal(signal.SIGTERM)
+                assert serve.wait(30) == 0
+                wait_for(lambda: get(base + "/api/devices")[1]["devices"][0]["online"] is False, what="offline")
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+                serve.wait(10)
+    assert "Traceback" not in (tmp_path / "hub.log").read_text()
