@@ -14,6 +14,7 @@ import secrets
 import socket
 import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
+
+
+def _check_readable(*files: tuple[str, Path | None]) -> None:
+    for name, path in files:
+        if path is None:
+            continue
+        try:
+            path.expanduser().read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"mqtt.{name} {path}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _client_id() -> str:
@@ -51,6 +62,8 @@ class Subscriber:
     def _configure(self) -> None:
         c, cfg = self._client, self.cfg
         if cfg.tls_ca_file is not None:
+            _check_readable(("tls_ca_file", cfg.tls_ca_file), ("tls_cert_file", cfg.tls_cert_file),
+                            ("tls_key_file", cfg.tls_key_file))  # fmt: skip
             try:
                 c.tls_set(ca_certs=str(cfg.tls_ca_file.expanduser()),
                           certfile=str(cfg.tls_cert_file.expanduser()) if cfg.tls_cert_file else None,
