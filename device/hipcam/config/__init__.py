@@ -294,6 +294,8 @@ class MqttConfig(Section):
             raise ValueError("mqtt.tls_cert_file and mqtt.tls_key_file go together")
         if self.tls_cert_file is not None and self.tls_ca_file is None:
             raise ValueError("a client certificate needs TLS: set mqtt.tls_ca_file too")
+        if self.password_file is not None and not self.username:
+            raise ValueError("mqtt.password_file needs mqtt.username (the broker checks the pair)")
         return self
 
 
