@@ -156,8 +156,6 @@ def make_client(cfg: MqttConfig, client_id: str, will_topic: str) -> paho.Client
     """A paho client with the Last Will, credentials and TLS of ``cfg`` (ConfigError if unusable)."""
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
     client.will_set(will_topic, UNAVAILABLE, qos=1, retain=True)
-    if cfg.password_file is not None and cfg.username is None:
-        raise ConfigError("mqtt.password_file is set but mqtt.username is not: the broker needs both")
     if cfg.username is not None:
         password = read_password(cfg.password_file) if cfg.password_file is not None else None
         client.username_pw_set(cfg.username, password)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from mosquitto import load_schema, schema_errors
 from paho.mqtt.enums import MQTTErrorCode
+from pydantic import ValidationError
 from service_fakes import FakeGait, FakePose, FakeSource, web_app
 from service_fakes import wait_until as _wait
 
@@ -178,8 +179,8 @@ def test_client_refuses_unusable_credentials(tmp_path: Path) -> None:
     def client(**mqtt: Any) -> Any:
         return make_client(MqttConfig.model_validate(mqtt), "id", "t/availability")
 
-    with pytest.raises(ConfigError, match=r"mqtt\.username is not"):
-        client(password_file=tmp_path / "pw")
+    with pytest.raises(ValidationError, match=r"mqtt\.password_file needs mqtt\.username"):
+        client(password_file=tmp_path / "pw")  # refused by the config itself (config check sees it)
     with pytest.raises(ConfigError, match="cannot read it"):
         client(username="u", password_file=tmp_path / "pw")
     with pytest.raises(ConfigError, match="not found"):
