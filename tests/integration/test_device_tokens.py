@@ -75,3 +75,15 @@ def test_token_command(tmp_path: Path) -> None:
     assert TokenRegistry(tmp_path / TOKENS_FILE).check(token) is None
     gone = hipcam("revoke", "hub")
     assert gone.returncode != 0 and "no token called" in gone.stderr
+
+
+def test_the_session_list_pages(tmp_path: Path) -> None:
+    with serve_app(tmp_path) as served:
+        store = served.deps.store
+        for runner in ("a", "b", "c"):
+            store.stop_session(store.start_session(runner)["id"])
+        token = TokenRegistry(tmp_path / TOKENS_FILE).add("hub")
+        status, text = _get(served.port, "/api/sessions?limit=2&offset=1", token)
+        assert status == 200 and [s["runner"] for s in json.loads(text)["sessions"]] == ["b", "a"]
+        for bad in ("limit=0", "limit=201", "offset=-1", "limit=x"):
+            assert _get(served.port, f"/api/sessions?{bad}", token)[0] == 400
