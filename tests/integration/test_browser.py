@@ -8,23 +8,17 @@ the hip on the paused live frame and on a stride's snapshot, and writes screensh
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from paths import MODELS_DIR, REPO
+from serve_process import get_json, serve_process
 
-from hipcam.auth import hash_pin
 from hipcam.records.stride import COLUMNS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_models]
@@ -40,49 +34,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
-
-
-@contextlib.contextmanager
-def _service(clip: Path, extra_env: dict[str, str], tmp: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "HIPCAM_STORAGE__DATA_DIR": str(tmp / "data"), "HIPCAM_SERVER__PIN_HASH": hash_pin(PIN),
-           **extra_env}  # fmt: skip
-    log = (tmp / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hipcam.commands.cli", "serve", "--source", str(clip), "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp / "serve.log").read_text()
-            with contextlib.suppress(OSError, ValueError):
-                if _get_json(base + "/api/state")["status"] in ("running", "no_runner"):
-                    break
-            time.sleep(0.5)
-        else:
-            pytest.fail("service did not start: " + (tmp / "serve.log").read_text()[-2000:])
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            assert proc.wait(timeout=15) == 0, "service did not exit cleanly on SIGTERM"
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
-
-
 @pytest.mark.parametrize("clip_name", ["demo", "treadmill"])
 def test_live_page_and_session(clip_name: str, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
@@ -93,7 +44,10 @@ def test_live_page_and_session(clip_name: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     OUT.mkdir(exist_ok=True)
-    with _service(clip, extra_env, tmp_path) as base, sync_playwright() as pw:
+    with (
+        serve_process(clip, tmp_path / "data", tmp_path / "serve.log", PIN, extra_env) as base,
+        sync_playwright() as pw,
+    ):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         ctx = browser.new_context(viewport={"width": 1180, "height": 820}, accept_downloads=True)
         page = ctx.new_page()
@@ -129,11 +83,11 @@ def test_live_page_and_session(clip_name: str, tmp_path: Path) -> None:
         page.click("#start-btn")
         expect(page.locator("#session-active")).to_be_visible(timeout=10_000)
         expect(page.locator("#session-label")).to_contain_text("Test Runner")
-        sid = _get_json(base + "/api/sessions")["active_session_id"]
+        sid = get_json(base + "/api/sessions")["active_session_id"]
         assert sid is not None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            if _get_json(f"{base}/api/sessions/{sid}")["session"]["stride_count"] >= 3:
+            if get_json(f"{base}/api/sessions/{sid}")["session"]["stride_count"] >= 3:
                 break
             time.sleep(1)
         page.screenshot(path=str(OUT / f"live-{clip_name}-recording.png"))
@@ -182,8 +136,8 @@ def _settings_level(page: Any, base: str, clip_name: str) -> None:
     page.click("#settings-save")
     expect(page.locator("#settings-status")).to_contain_text("Saved", timeout=10_000)
     expect(page.locator("#level-applied")).to_have_text("manual: +2.0°", timeout=10_000)
-    assert _get_json(base + "/api/state")["level"]["roll_deg"] == 2.0
-    assert _get_json(base + "/api/settings")["level"]["mode"] == "manual"
+    assert get_json(base + "/api/state")["level"]["roll_deg"] == 2.0
+    assert get_json(base + "/api/settings")["level"]["mode"] == "manual"
     page.screenshot(path=str(OUT / f"settings-{clip_name}-tablet.png"), full_page=True)
 
 
@@ -195,7 +149,7 @@ def _delete_from_list(page: Any, base: str, sid: int) -> None:
     # A locator wait, not wait_for_function: a string predicate is eval'd in the page, which the
     # page's CSP (script-src 'self') forbids whenever the first check does not already pass.
     page.locator(f".delete-session[data-session-id='{sid}']").wait_for(state="detached", timeout=10_000)
-    assert all(s["id"] != sid for s in _get_json(base + "/api/sessions")["sessions"])
+    assert all(s["id"] != sid for s in get_json(base + "/api/sessions")["sessions"])
 
 
 def test_hip_calibration_on_the_live_and_session_pages(tmp_path: Path) -> None:
@@ -210,7 +164,10 @@ def test_hip_calibration_on_the_live_and_session_pages(tmp_path: Path) -> None:
 
     OUT.mkdir(exist_ok=True)
     runner = "Cal Runner"
-    with _service(clip, extra_env, tmp_path) as base, sync_playwright() as pw:
+    with (
+        serve_process(clip, tmp_path / "data", tmp_path / "serve.log", PIN, extra_env) as base,
+        sync_playwright() as pw,
+    ):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
         errors: list[str] = []
@@ -227,7 +184,7 @@ def test_hip_calibration_on_the_live_and_session_pages(tmp_path: Path) -> None:
 
         up = _tap_on_the_paused_frame(page, "#camera", "#cal-btn", "#cal-confirm", "#cal-status", 14.0)
         expect(page.locator("#cal-status")).to_contain_text(f"Saved for {runner}", timeout=10_000)
-        cal = _get_json(f"{base}/api/calibration?runner={urllib.parse.quote(runner)}")["calibration"]
+        cal = get_json(f"{base}/api/calibration?runner={urllib.parse.quote(runner)}")["calibration"]
         assert cal is not None and cal["up"] == pytest.approx(up, abs=0.03) and abs(cal["forward"]) < 0.1, cal
         assert cal["source"].startswith("live camera frame")
         # The overlay now draws the calibrated hip (and the page says so), from the frame's own header.
@@ -235,10 +192,10 @@ def test_hip_calibration_on_the_live_and_session_pages(tmp_path: Path) -> None:
         expect(page.locator("#camera")).to_have_attribute("data-hip-calibrated", "1")
         with urllib.request.urlopen(base + "/stream/frame.jpg", timeout=5) as r:
             assert r.headers["X-Hip-Calibrated"] == "1" and json.loads(r.headers["X-Hip-Landmarks"])
-        assert _get_json(base + "/api/state")["flags"]["hip_calibration"]["up"] == cal["up"]
-        sid = _get_json(base + "/api/sessions")["active_session_id"]
+        assert get_json(base + "/api/state")["flags"]["hip_calibration"]["up"] == cal["up"]
+        sid = get_json(base + "/api/sessions")["active_session_id"]
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _get_json(f"{base}/api/sessions/{sid}")["session"]["stride_count"] < 2:
+        while time.monotonic() < deadline and get_json(f"{base}/api/sessions/{sid}")["session"]["stride_count"] < 2:
             time.sleep(1)
         expect(page.locator("#m-ext-unc")).to_contain_text("±", timeout=10_000)  # at toe-off, ± uncertainty
         for w, h in ((1024, 768), (1280, 800)):
@@ -254,7 +211,7 @@ def test_hip_calibration_on_the_live_and_session_pages(tmp_path: Path) -> None:
         up2 = _tap_on_the_paused_frame(page, f"#snap-canvas-{stride_id}", button, f"#snap-confirm-{stride_id}",
                                        f"#snap-status-{stride_id}", 10.0)  # fmt: skip
         expect(page.locator(f"#snap-status-{stride_id}")).to_contain_text(f"Saved for {runner}", timeout=10_000)
-        cal2 = _get_json(f"{base}/api/calibration?runner={urllib.parse.quote(runner)}")["calibration"]
+        cal2 = get_json(f"{base}/api/calibration?runner={urllib.parse.quote(runner)}")["calibration"]
         assert cal2["source"] == f"session {sid} stride {stride_id}" and cal2["up"] == pytest.approx(up2, abs=0.03)
         page.set_viewport_size({"width": 1024, "height": 768})
         page.screenshot(path=str(OUT / "session-calibrated-1024x768.png"), full_page=True)

@@ -12,22 +12,13 @@ stride every ~3 s of playback, too few for 5 s blocks.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from paths import REPO, SHARED_DATA
-
-from hipcam.auth import hash_pin
+from serve_process import get_json, serve_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_models]
 
@@ -40,48 +31,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 BLOCK_S = 5
 # probes on, 3 blocks faded [1, 0]: retention (pre), on, on, off, retention (post)
 FEEDBACK_BLOCKS, OFF_BLOCKS = {1, 2}, {0, 3, 4}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return dict(json.loads(r.read()))
-
-
-@contextlib.contextmanager
-def _service(tmp: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "HIPCAM_STORAGE__DATA_DIR": str(tmp / "data"), "HIPCAM_SERVER__PIN_HASH": hash_pin(PIN)}
-    log = (tmp / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hipcam.commands.cli", "serve", "--source", str(CLIP), "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp / "serve.log").read_text()
-            with contextlib.suppress(OSError, ValueError):
-                if _get_json(base + "/api/state")["status"] in ("running", "no_runner"):
-                    break
-            time.sleep(0.5)
-        else:
-            pytest.fail("service did not start: " + (tmp / "serve.log").read_text()[-2000:])
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            assert proc.wait(timeout=15) == 0, "service did not exit cleanly on SIGTERM"
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
 
 
 def _start_plan(page: Any, base: str) -> int:
@@ -109,7 +58,7 @@ def _start_plan(page: Any, base: str) -> int:
     page.click("#fb-start")
     expect(page.locator("#fb-status")).to_contain_text("Block 1 of 5", timeout=10_000)
     expect(page.locator("#fb-error")).to_be_hidden()
-    return int(_get_json(base + "/api/sessions")["active_session_id"])
+    return int(get_json(base + "/api/sessions")["active_session_id"])
 
 
 class RunnerWatch:
@@ -148,7 +97,7 @@ def test_live_feedback_on_the_runner_view(tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     OUT.mkdir(exist_ok=True)
-    with _service(tmp_path) as base, sync_playwright() as pw:
+    with serve_process(CLIP, tmp_path / "data", tmp_path / "serve.log", PIN) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         errors: list[str] = []
         # The runner's screen: another device, not logged in, opened before any plan.
@@ -190,7 +139,7 @@ def test_live_feedback_on_the_runner_view(tmp_path: Path) -> None:
         print(f"capture->runner view: {len(delays)} cues, median {delays[len(delays) // 2]} ms")
 
         # The session keeps each block's results.
-        runs = _get_json(f"{base}/api/sessions/{sid}")["feedback"]
+        runs = get_json(f"{base}/api/sessions/{sid}")["feedback"]
         assert len(runs) == 1 and runs[0]["ended_at"] is not None
         blocks = runs[0]["blocks"]
         assert [b["probe"] for b in blocks] == ["pre", None, None, None, "post"]

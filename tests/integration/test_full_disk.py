@@ -13,9 +13,7 @@ import errno
 import http.cookiejar
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paths import REPO, SHARED_DATA
-
-from hipcam.auth import hash_pin
+from paths import SHARED_DATA
+from serve_process import serve_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.needs_models]
 
@@ -101,28 +98,9 @@ def _fill(path: Path) -> int:
     return written
 
 
-@contextlib.contextmanager
-def _service(data_dir: Path, log_path: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    env = {**os.environ, "HIPCAM_STORAGE__DATA_DIR": str(data_dir), "HIPCAM_SERVER__PIN_HASH": hash_pin(PIN),
-           "HIPCAM_CAPTURE__TRUE_FPS": "240", "HIPCAM_STORAGE__MIN_FREE_MB": "10"}  # fmt: skip
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hipcam.commands.cli", "serve", "--source", str(CLIP), "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-    )  # fmt: skip
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            assert proc.wait(timeout=15) == 0, "service did not exit cleanly on SIGTERM"
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
+def _service(data_dir: Path, log_path: Path) -> contextlib.AbstractContextManager[str]:
+    env = {"HIPCAM_CAPTURE__TRUE_FPS": "240", "HIPCAM_STORAGE__MIN_FREE_MB": "10"}
+    return serve_process(CLIP, data_dir, log_path, PIN, env, wait=False)
 
 
 def _page_strides(c: _Client, seen: dict[tuple[Any, ...], int | None]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import pytest
 from web_server import Served, login, send, serve_app
 
 from hipcam.service.state import LiveState
-from web_ui.stream import Viewer
+from web_ui.viewers import Viewer
 
 pytestmark = pytest.mark.integration
 

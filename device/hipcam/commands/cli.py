@@ -163,15 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file-only", action="store_true", help="check the file alone, not the camera/port/dirs")
 
     add("pin-hash", cmd_pin_hash, "read a PIN on stdin, print the hash for server.pin_hash")
-    from hipcam.commands.tls_cert import add_command as add_tls_cert  # light; the work's imports are inside
-
-    add_tls_cert(add, _config)
-    from hipcam.commands.token import add_command as add_token
-
-    add_token(add, _config)
-    from hipcam.commands.hub import add_command as add_hub  # light; the work's imports are inside
-
-    add_hub(add, lambda args, overrides: load_config(_config_path(args), overrides=overrides))
+    _add_network_tools(add)
 
     p = add("soak", cmd_soak, "run the service on the looped demo clip with viewers; print figures")
     p.add_argument("--minutes", type=float, default=30.0)
@@ -185,6 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_accuracy_tools(add)
     return parser
+
+
+def _add_network_tools(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """tls-cert, token and hub: each module registers itself (light; the work's imports are inside)."""
+    from hipcam.commands.hub import add_command as add_hub
+    from hipcam.commands.tls_cert import add_command as add_tls_cert
+    from hipcam.commands.token import add_command as add_token
+
+    add_tls_cert(add, _config)
+    add_token(add, _config)
+    add_hub(add, lambda args, overrides: load_config(_config_path(args), overrides=overrides))
 
 
 def _add_analyze(p: argparse.ArgumentParser) -> None:

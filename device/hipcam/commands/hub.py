@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
-import signal
-import threading
 from collections.abc import Callable
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from hipcam.commands.shutdown import Shutdown, install_signals, restore_signals
 from hipcam.config import HipcamConfig
 from hipcam.errors import ConfigError
 
@@ -32,10 +30,6 @@ if TYPE_CHECKING:  # the work's imports are inside the functions: `hipcam --help
 log = logging.getLogger(__name__)
 
 AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
-
-
-class _Shutdown(SystemExit):
-    """Raised from the signal handler to leave waitress's loop (a SystemExit: see commands.serve)."""
 
 
 def add_command(add: AddCommand, load: Callable[[argparse.Namespace, dict[str, Any]], HipcamConfig]) -> None:
@@ -124,7 +118,7 @@ def _serve(cfg: HipcamConfig, server: Any, subscriber: Subscriber, puller: Pulle
     from hipcam.service.notify import Notifier
 
     notifier = Notifier()
-    previous = _install_signals()
+    previous = install_signals()
     try:
         subscriber.start()
         puller.start()
@@ -133,12 +127,12 @@ def _serve(cfg: HipcamConfig, server: Any, subscriber: Subscriber, puller: Pulle
                  cfg.hub.port, len(puller.clients), subscriber.address)  # fmt: skip
         notifier.ready(f"serving on port {cfg.hub.port}")
         server.run()  # returns on SIGTERM/SIGINT (waitress catches the SystemExit raised in its loop)
-    except _Shutdown:
+    except Shutdown:
         pass
     finally:
         log.info("stopping")
         notifier.stopping("stopping")
-        _restore_signals(previous)
+        restore_signals(previous)
         puller.stop()
         subscriber.stop()
         server.task_dispatcher.shutdown(timeout=5)
@@ -146,19 +140,3 @@ def _serve(cfg: HipcamConfig, server: Any, subscriber: Subscriber, puller: Pulle
         archive.close()
         notifier.close()
     return 0
-
-
-def _install_signals() -> dict[int, Any]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        del frame
-        raise _Shutdown(signal.Signals(signum).name)
-
-    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-
-def _restore_signals(previous: dict[int, Any]) -> None:
-    for sig, old in previous.items():
-        signal.signal(sig, old)

@@ -11,18 +11,16 @@ from __future__ import annotations
 import errno
 import logging
 import secrets
-import signal
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from hipcam import __version__
 from hipcam.atomic import atomic_writer
 from hipcam.capture import FrameSource, OpenCVSource, make_source
 from hipcam.commands.config_check import check_camera_device
+from hipcam.commands.shutdown import Shutdown, install_signals, restore_signals
 from hipcam.config import HipcamConfig
 from hipcam.errors import ConfigError, VideoError
 from hipcam.records.store import Store
@@ -42,13 +40,6 @@ from web_ui.server import make_server
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "web_secret.key"
-
-
-class _Shutdown(SystemExit):
-    """Raised from the signal handler to leave waitress's loop in the main thread. A SystemExit:
-    waitress re-raises only ExitNow, KeyboardInterrupt and SystemExit from its event handlers and
-    swallows anything else, so a plain Exception arriving while it handled a request was lost and
-    the service did not stop (seen as an occasional >15 s stop in the tests)."""
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -159,7 +150,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
     pipeline = Pipeline(
         cfg, frames, svc.state, svc.store, ops, settings=svc.settings, feedback=svc.web.feedback, mqtt=mqtt
     )
-    previous = _install_signals()
+    previous = install_signals()
     advert = _advertiser(cfg, int(getattr(server, "effective_port", port)))
     try:
         pipeline.start()
@@ -171,11 +162,11 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         log.info("serving on %s://%s:%d/ (source %s)", scheme, host, port, frames.name)
         svc.notifier.ready(f"serving on port {port}, source {frames.name}")
         server.run()
-    except _Shutdown:
+    except Shutdown:
         log.info("stopping")
     finally:
         svc.notifier.stopping("stopping")
-        _restore_signals(previous)
+        restore_signals(previous)
         if advert is not None:
             advert.stop()
         svc.state.close()  # ends the live streams, freeing waitress's threads
@@ -213,22 +204,3 @@ def _advertiser(cfg: HipcamConfig, port: int) -> Advertiser | None:
         cfg.device.display_name(), cfg.device.device_id(), port, addresses, cfg.server.tls_cert is not None
     )
     return Advertiser(infos)
-
-
-def _install_signals() -> dict[int, Any]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        del frame
-        raise _Shutdown(signal.Signals(signum).name)
-
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, handler)
-    return previous
-
-
-def _restore_signals(previous: dict[int, Any]) -> None:
-    for sig, old in previous.items():
-        signal.signal(sig, old)

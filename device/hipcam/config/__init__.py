@@ -2,14 +2,15 @@
 
 Every section is a Pydantic model with ``extra="forbid"`` and bounded fields, so a typo or an
 out-of-range value is reported with the key's dotted path and the allowed range. Environment
-variables override the file: ``HIPCAM_SERVER__PORT=8081`` sets ``server.port``.
+variables override the file: ``HIPCAM_SERVER__PORT=8081`` sets ``server.port``. The gait thresholds
+are in gait.py, the sections for many devices ([device], [mqtt], [hub]) in network.py, what they all
+share in base.py.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 import os
 import re
@@ -18,29 +19,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from hipcam.config.base import Section, _host_or_address
 from hipcam.config.gait import GaitParams
+from hipcam.config.network import DeviceConfig as DeviceConfig
+from hipcam.config.network import HubConfig as HubConfig
+from hipcam.config.network import HubDevice as HubDevice
+from hipcam.config.network import MqttConfig as MqttConfig
 from hipcam.errors import ConfigError
 
 ENV_PREFIX = "HIPCAM_"
 DEFAULT_CONFIG_PATH = Path("/etc/hipcam/config.toml")
 VIEWER_SPARE_THREADS = 2  # server threads kept free of live streams, for the page and the API
-# A DNS host name (RFC 1123 labels); addresses are checked by ipaddress.
-_HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?")
 # What `hipcam pin-hash` prints: scrypt$N$r$p$base64(salt)$base64(digest).
 _PIN_HASH = re.compile(r"scrypt\$(\d{1,8})\$(\d{1,3})\$(\d{1,3})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})")
-
-
-def _host_or_address(value: str) -> str:
-    text = value.strip().lower()
-    try:
-        return str(ipaddress.ip_address(text.strip("[]")))
-    except ValueError:
-        pass
-    if not _HOST_NAME.fullmatch(text) or text.replace(".", "").isdigit():  # 999.1.1.1: no address, no name
-        raise ValueError(f"{value!r} is neither an IP address nor a host name")
-    return text.rstrip(".")
 
 
 def check_pin_hash(value: str) -> str:
@@ -60,10 +53,6 @@ def check_pin_hash(value: str) -> str:
         else:
             problem = "salt or hash is not valid base64 of the right length"
     raise ValueError(f"{problem}; nobody could log in with it: run `hipcam pin-hash` and paste its line")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class CaptureConfig(Section):
@@ -218,126 +207,6 @@ class LoggingConfig(Section):
     format: Literal["auto", "json", "logfmt", "text"] = Field(
         "auto", description="auto: JSON lines under systemd/journald or when piped, text on a terminal"
     )
-
-
-_TOPIC = re.compile(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*")  # MQTT topic levels: no wildcards, no spaces
-_DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_\-]{0,62}")
-
-
-def _default_device_id() -> str:
-    import socket
-
-    return re.sub(r"[^a-z0-9_\-]", "-", socket.gethostname().lower())[:63].strip("-") or "hipcam"
-
-
-class DeviceConfig(Section):
-    id: str | None = Field(
-        None, description="this device's id in MQTT topics and on the hub (default: the host name, lower case)"
-    )
-    name: str | None = Field(
-        None, max_length=80, description="the name shown on the hub and in DNS-SD (default: the id)"
-    )
-    advertise: bool = Field(
-        True, description="announce the page on the network with mDNS / DNS-SD (_hipcam._tcp, _http._tcp)"
-    )
-
-    @field_validator("id")
-    @classmethod
-    def _id_valid(cls, value: str | None) -> str | None:
-        if value is not None and not _DEVICE_ID.fullmatch(value):
-            raise ValueError(
-                "1-63 characters: lower-case letters, digits, '-' and '_', starting with a letter or digit"
-            )
-        return value
-
-    def device_id(self) -> str:
-        return self.id or _default_device_id()
-
-    def display_name(self) -> str:
-        return self.name or self.device_id()
-
-
-class MqttConfig(Section):
-    enabled: bool = Field(False, description="publish availability, state and strides to an MQTT broker")
-    host: str = Field("localhost", description="the broker's address or host name")
-    port: int = Field(1883, ge=1, le=65535, description="the broker's port (8883 is the usual TLS port)")
-    tls_ca_file: Path | None = Field(None, description="CA certificate (PEM) of the broker: connect with TLS")
-    tls_cert_file: Path | None = Field(None, description="client certificate (PEM), if the broker asks for one")
-    tls_key_file: Path | None = Field(None, description="the client certificate's key (PEM)")
-    username: str | None = Field(None, max_length=256, description="broker user name")
-    password_file: Path | None = Field(None, description="file holding the broker password (one line; keep it 0600)")
-    topic_prefix: str | None = Field(None, max_length=200, description="topic prefix (default: hipcam/<device id>)")
-    discovery_prefix: str = Field("homeassistant", max_length=200, description="Home Assistant discovery prefix")
-    include_runner: bool = Field(False, description="put the runner's name in stride messages (personal data)")
-    keepalive_s: int = Field(
-        15, ge=5, le=600, description="MQTT keepalive; the broker marks the device offline after 1.5x"
-    )
-    queue_max: int = Field(
-        1000, ge=10, le=100_000, description="messages held while the broker is away (oldest dropped)"
-    )
-
-    @field_validator("host")
-    @classmethod
-    def _mqtt_host_valid(cls, value: str) -> str:
-        return _host_or_address(value)
-
-    @field_validator("topic_prefix", "discovery_prefix")
-    @classmethod
-    def _topic_valid(cls, value: str | None) -> str | None:
-        if value is not None and not _TOPIC.fullmatch(value):
-            raise ValueError("topic levels of letters, digits, '-' and '_' separated by '/' (no '+', '#' or spaces)")
-        return value
-
-    @model_validator(mode="after")
-    def _client_pair(self) -> MqttConfig:
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ValueError("mqtt.tls_cert_file and mqtt.tls_key_file go together")
-        if self.tls_cert_file is not None and self.tls_ca_file is None:
-            raise ValueError("a client certificate needs TLS: set mqtt.tls_ca_file too")
-        if self.password_file is not None and not self.username:
-            raise ValueError("mqtt.password_file needs mqtt.username (the broker checks the pair)")
-        return self
-
-
-class HubDevice(Section):
-    id: str = Field(description="the device's id (its [device] id)")
-    url: str = Field(description="the device's page, e.g. http://treadmill-1.local:8080")
-    token_file: Path = Field(description="file holding the device's read-only token (`hipcam token add` on it)")
-
-    @field_validator("url")
-    @classmethod
-    def _url_valid(cls, value: str) -> str:
-        if not re.fullmatch(r"https?://[^\s/]+(:\d+)?/?", value):
-            raise ValueError("an http:// or https:// address of the device's page, like http://treadmill-1.local:8080")
-        return value.rstrip("/")
-
-
-class HubConfig(Section):
-    host: str = Field("0.0.0.0", description="address the hub's page listens on")
-    port: int = Field(8090, ge=1, le=65535, description="TCP port of the hub's page")
-    database_url: str | None = Field(
-        None, max_length=500, description="postgresql://... for a shared archive (default: SQLite in the data dir)"
-    )
-    pull_interval_s: float = Field(60.0, ge=2.0, le=86_400.0, description="how often finished sessions are pulled")
-    devices: list[HubDevice] = Field([], max_length=500, description="the devices whose sessions the hub archives")
-
-    @field_validator("host")
-    @classmethod
-    def _hub_host_valid(cls, value: str) -> str:
-        return _host_or_address(value)
-
-    @field_validator("devices", mode="before")
-    @classmethod
-    def _devices_from_text(cls, value: Any) -> Any:
-        # From the environment: HIPCAM_HUB__DEVICES='[{"id": "t1", "url": "http://t1.local:8080", ...}]'
-        return json.loads(value) if isinstance(value, str) else value
-
-    @field_validator("database_url")
-    @classmethod
-    def _db_url_valid(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("a PostgreSQL URL (postgresql://user@host/db); leave it out for SQLite")
-        return value
 
 
 class HipcamConfig(Section):

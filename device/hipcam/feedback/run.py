@@ -45,14 +45,14 @@ class BlockResult:
     ended_at: float | None = None
     strides: int = 0  # judged strides
     hits: int = 0
-    unknown: int = 0  # strides that could not be judged
+    not_judged: int = 0  # strides that could not be judged (unknown class, no value)
     hip_extension: list[float] = field(default_factory=list)
     trunk_lean: list[float] = field(default_factory=list)
     cadence: list[float] = field(default_factory=list)
 
     def add(self, stride: StrideRecord, hit: bool | None, cadence_spm: float | None) -> None:
         if hit is None:
-            self.unknown += 1
+            self.not_judged += 1
             return
         self.strides += 1
         self.hits += int(hit)
@@ -70,7 +70,7 @@ class BlockResult:
             "ended_at": None if self.ended_at is None else round(self.ended_at, 3),
             "strides": self.strides,
             "hits": self.hits,
-            "unknown": self.unknown,
+            "not_judged": self.not_judged,
             "hit_rate": round(self.hits / self.strides, 3) if self.strides else None,
             "mean_hip_extension_deg": _mean(self.hip_extension),
             "mean_trunk_lean_deg": _mean(self.trunk_lean),

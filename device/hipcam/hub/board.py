@@ -214,7 +214,7 @@ class Board:
             return (view.name or view.id) if view else device_id
 
     def counts(self) -> dict[str, int]:
-        """How many devices are online, offline and not known yet."""
+        """How many devices are online, offline and not seen yet."""
         with self._lock:
             states = [v.online for v in self._devices.values()]
-        return {"online": states.count(True), "offline": states.count(False), "unknown": states.count(None)}
+        return {"online": states.count(True), "offline": states.count(False), "not_seen": states.count(None)}

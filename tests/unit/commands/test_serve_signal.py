@@ -1,4 +1,4 @@
-"""SIGTERM's exception must get out of waitress's event handlers (hipcam.commands.serve._Shutdown).
+"""SIGTERM's exception must get out of waitress's event handlers (hipcam.commands.shutdown.Shutdown).
 
 The signal handler raises in the main thread wherever it is; when that is inside one of waitress's
 event handlers, waitress swallows everything but ExitNow, KeyboardInterrupt and SystemExit (it calls
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from waitress import wasyncore
 
-from hipcam.commands.serve import _Shutdown
+from hipcam.commands.shutdown import Shutdown as _Shutdown
 
 
 class _Channel:

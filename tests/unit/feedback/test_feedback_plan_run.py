@@ -74,7 +74,7 @@ def test_run_moves_through_blocks_and_shows_cues_only_with_feedback() -> None:
     stored = run.to_json()
     blocks = stored["blocks"]
     assert [b["probe"] for b in blocks] == ["pre", None, "post"]
-    assert (blocks[1]["strides"], blocks[1]["hits"], blocks[1]["unknown"], blocks[1]["hit_rate"]) == (2, 1, 1, 0.5)
+    assert (blocks[1]["strides"], blocks[1]["hits"], blocks[1]["not_judged"], blocks[1]["hit_rate"]) == (2, 1, 1, 0.5)
     assert blocks[1]["mean_hip_extension_deg"] == 8.0 and stored["feedback_minutes"] == round(10 / 60, 2)
     late = run.on_stride(_stride(), None, 132.0, 132.0)
     assert late["show"] is False and run.to_json()["blocks"][2]["strides"] == 0  # after the end: not counted

@@ -123,7 +123,7 @@ def test_healthz_and_metrics(parts: tuple[Board, SqliteArchive]) -> None:
     assert (
         health.status_code == 200
         and body["status"] == "ok"
-        and body["devices"] == {"online": 1, "offline": 1, "unknown": 0}
+        and body["devices"] == {"online": 1, "offline": 1, "not_seen": 0}
     )
     assert body["archive"] == {"backend": "sqlite", "status": "ok"} and body["pulls"]["t2"]["error"]
     metrics = client.get("/metrics", headers=HOST).get_data(as_text=True)

@@ -44,7 +44,7 @@ def test_availability_and_state_make_a_device() -> None:
     assert board.handle("hipcam/t1/availability", b"offline")  # the Last Will
     [view] = board.snapshot()
     assert view["online"] is False and view["changed_at"] == 150.0 and view["status"] == "running"  # last state kept
-    assert board.counts() == {"online": 0, "offline": 1, "unknown": 0}
+    assert board.counts() == {"online": 0, "offline": 1, "not_seen": 0}
 
 
 def test_missing_fields_keep_their_value_null_clears_extra_ignored() -> None:

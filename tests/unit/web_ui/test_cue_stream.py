@@ -17,7 +17,8 @@ from web_server import login, serve_app
 
 from hipcam.service.cues import CueBoard
 from hipcam.service.state import LiveState
-from web_ui.stream import Connection, Viewer, _cue_events, _resume_after
+from web_ui.stream import _cue_events, _resume_after
+from web_ui.viewers import Connection, Viewer
 
 FEEDBACK = {"active": True, "finished": False, "session_id": 1, "block": {"index": 0, "feedback": True}}
 

@@ -19,7 +19,8 @@ from hipcam.service.settings import VIEWING_CLOSED, SettingLocked, Settings, loc
 from hipcam.service.state import LiveState
 from web_ui import create_app
 from web_ui.deps import WebDeps
-from web_ui.stream import CLIENT_FULL, FULL, Connection, TickCache, Viewer, ViewerGate, _events
+from web_ui.stream import TickCache, _events
+from web_ui.viewers import CLIENT_FULL, FULL, Connection, Viewer, ViewerGate
 
 
 def _closed_by_config() -> HipcamConfig:
