@@ -64,7 +64,8 @@ def test_spread_guessing_never_locks_the_clinician_out(tmp_path: Path) -> None:
 
 
 def test_parallel_guesses_from_one_address_are_counted_before_the_check(tmp_path: Path) -> None:
-    with serve_app(tmp_path, server={"threads": 16}) as served:
+    # 40 connections at once from one address: above the per-client connection cap, which is not tested here.
+    with serve_app(tmp_path, server={"threads": 16, "max_connections_per_client": 64}) as served:
         limiter = served.deps.limiter
         with ThreadPoolExecutor(40) as pool:
             codes = list(pool.map(lambda i: _try_pin(served.port, f"{i:04d}", "127.0.0.2")[0], range(40)))
