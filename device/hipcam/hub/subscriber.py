@@ -12,33 +12,20 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
-import ssl
 import threading
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hipcam.config import MqttConfig
-from hipcam.errors import ConfigError
 from hipcam.hub.board import SUBSCRIPTIONS, Board
-from hipcam.hub.files import read_secret
+from hipcam.service.mqtt import apply_broker_settings
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
-
-
-def _check_readable(*files: tuple[str, Path | None]) -> None:
-    for name, path in files:
-        if path is None:
-            continue
-        try:
-            path.expanduser().read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"mqtt.{name} {path}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _client_id() -> str:
@@ -61,18 +48,7 @@ class Subscriber:
 
     def _configure(self) -> None:
         c, cfg = self._client, self.cfg
-        if cfg.tls_ca_file is not None:
-            _check_readable(("tls_ca_file", cfg.tls_ca_file), ("tls_cert_file", cfg.tls_cert_file),
-                            ("tls_key_file", cfg.tls_key_file))  # fmt: skip
-            try:
-                c.tls_set(ca_certs=str(cfg.tls_ca_file.expanduser()),
-                          certfile=str(cfg.tls_cert_file.expanduser()) if cfg.tls_cert_file else None,
-                          keyfile=str(cfg.tls_key_file.expanduser()) if cfg.tls_key_file else None)  # fmt: skip
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                raise ConfigError(f"mqtt TLS files: {getattr(exc, 'strerror', None) or exc}") from None
-        if cfg.username is not None:
-            password = read_secret(cfg.password_file, "mqtt.password_file") if cfg.password_file else None
-            c.username_pw_set(cfg.username, password)
+        apply_broker_settings(c, cfg)  # the device's own: the same files, the same checks and messages
         c.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         c.on_connect = self._on_connect
         c.on_connect_fail = self._on_connect_fail

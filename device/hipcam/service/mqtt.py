@@ -156,26 +156,33 @@ def make_client(cfg: MqttConfig, client_id: str, will_topic: str) -> paho.Client
     """A paho client with the Last Will, credentials and TLS of ``cfg`` (ConfigError if unusable)."""
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
     client.will_set(will_topic, UNAVAILABLE, qos=1, retain=True)
-    if cfg.username is not None:
-        password = read_password(cfg.password_file) if cfg.password_file is not None else None
-        client.username_pw_set(cfg.username, password)
-    if cfg.tls_ca_file is not None:
-        _set_tls(client, cfg)
+    apply_broker_settings(client, cfg)
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     client.connect_timeout = CONNECT_TIMEOUT_S
     client.max_queued_messages_set(cfg.queue_max)
     return client
 
 
+def apply_broker_settings(client: paho.Client, cfg: MqttConfig) -> None:
+    """The credentials and TLS of ``cfg`` on ``client`` (a ConfigError if a file is unusable): the
+    one place for them, used by the device's publisher and the hub's subscriber."""
+    if cfg.username is not None:
+        password = read_password(cfg.password_file.expanduser()) if cfg.password_file is not None else None
+        client.username_pw_set(cfg.username, password)
+    if cfg.tls_ca_file is not None:
+        _set_tls(client, cfg)
+
+
 def _set_tls(client: paho.Client, cfg: MqttConfig) -> None:
-    files = [f for f in (cfg.tls_ca_file, cfg.tls_cert_file, cfg.tls_key_file) if f is not None]
+    files = [f.expanduser() for f in (cfg.tls_ca_file, cfg.tls_cert_file, cfg.tls_key_file) if f is not None]
     for f in files:
         if not f.is_file():
             raise ConfigError(f"mqtt TLS file {f} not found")
-    cert = str(cfg.tls_cert_file) if cfg.tls_cert_file is not None else None
-    key = str(cfg.tls_key_file) if cfg.tls_key_file is not None else None
+    cert = str(cfg.tls_cert_file.expanduser()) if cfg.tls_cert_file is not None else None
+    key = str(cfg.tls_key_file.expanduser()) if cfg.tls_key_file is not None else None
+    assert cfg.tls_ca_file is not None  # the caller's condition
     try:
-        client.tls_set(ca_certs=str(cfg.tls_ca_file), certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED,
+        client.tls_set(ca_certs=str(cfg.tls_ca_file.expanduser()), certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED,
                        tls_version=ssl.PROTOCOL_TLS_CLIENT)  # fmt: skip
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: not PEM, key does not match
         raise ConfigError(f"mqtt TLS files ({', '.join(map(str, files))}) cannot be used: {exc}") from None
