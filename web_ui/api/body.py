@@ -62,6 +62,16 @@ def json_object() -> dict[str, Any]:
     return body
 
 
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query argument in [low, high] (``default`` when absent), else a 400."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
 def clean_text(value: str, field: str, multiline: bool = False) -> str:
     """``value`` if it holds no control or invisible format characters (bidi overrides such as
     U+202E, zero-width spaces, NUL...; line breaks and tabs only when ``multiline``), else a 400."""

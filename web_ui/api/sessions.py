@@ -51,18 +51,9 @@ def list_sessions() -> Response:
     """Newest first; ``limit`` (1-200, default 200) and ``offset`` page through older ones (the
     hub's archive pulls after a long outage)."""
     store = deps().store
-    limit = _bounded_arg("limit", 200, 1, 200)
-    offset = _bounded_arg("offset", 0, 0, 2**31)
+    limit = body.query_int("limit", 200, 1, 200)
+    offset = body.query_int("offset", 0, 0, 2**31)
     return jsonify(sessions=store.list_sessions(limit, offset), active_session_id=store.active_session_id)
-
-
-def _bounded_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ApiError(400, f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
 
 
 @bp.post("/sessions")

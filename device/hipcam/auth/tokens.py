@@ -50,13 +50,15 @@ class TokenRegistry:
             raise TokenError("a token name is 1-40 letters, digits, '.', '-' or '_' (e.g. hub)")
         token = PREFIX + secrets.token_urlsafe(32)
         try:
-            with self._db() as db:
+            with self._db(create=True) as db:
                 db.execute("INSERT INTO tokens VALUES (?, ?, ?, NULL)", (name, _digest(token), time.time()))
         except sqlite3.IntegrityError:
             raise TokenError(f"a token called {name!r} exists; revoke it first (hipcam token revoke {name})") from None
         return token
 
     def revoke(self, name: str) -> bool:
+        if not self.path.exists():
+            return False
         with self._db() as db:
             return db.execute("DELETE FROM tokens WHERE name = ?", (name,)).rowcount > 0
 
@@ -80,14 +82,17 @@ class TokenRegistry:
             return None
         return None if row is None else str(row[0])
 
-    def _db(self) -> closing[sqlite3.Connection]:
+    def _db(self, create: bool = False) -> closing[sqlite3.Connection]:
+        """A connection to the token file; ``create``: make the file (0600) and table if need be
+        (only when a token is added: a check must not write more than its last-used time)."""
         try:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS tokens (name TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
-                " created REAL NOT NULL, last_used REAL)"
-            )
-            self.path.chmod(0o600)
+            if create:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS tokens (name TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
+                    " created REAL NOT NULL, last_used REAL)"
+                )
+                self.path.chmod(0o600)
         except (sqlite3.Error, OSError) as exc:
             raise TokenError(f"cannot use {self.path}: {exc}") from None
         return closing(db)

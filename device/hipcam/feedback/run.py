@@ -12,7 +12,7 @@ from typing import Any
 
 from hipcam.domain import CLASSIFIED
 from hipcam.feedback.plan import Block, Plan, Target, expand_blocks
-from hipcam.records.stride import StrideRecord
+from hipcam.records.stride import StrideRecord, json_number
 
 Judgement = tuple[bool | None, float | None, str]  # hit (None: cannot judge), value, measure
 
@@ -128,7 +128,7 @@ class FeedbackRun:
                 self.streak = self.streak + 1 if hit else 0
         bandwidth_hit = self.plan.schedule.kind == "bandwidth" and hit is True
         show = block.feedback and not self.finished and hit is not None and not bandwidth_hit
-        return {"hit": hit, "show": show, "leg": stride.leg, "value": _round(value), "measure": measure,
+        return {"hit": hit, "show": show, "leg": stride.leg, "value": json_number(value, 1), "measure": measure,
                 "block": block.index, "feedback": block.feedback, "captured_at": captured_at, "posted_at": now}  # fmt: skip
 
     def status(self) -> dict[str, Any]:
@@ -163,8 +163,4 @@ class FeedbackRun:
 
 
 def _mean(values: list[float], digits: int = 1) -> float | None:
-    return round(sum(values) / len(values), digits) if values else None
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 1)
+    return json_number(sum(values) / len(values), digits) if values else None
