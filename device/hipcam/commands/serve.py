@@ -140,8 +140,9 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
     if server is None:
         svc.store.close()
         return 2
+    bound_port = int(getattr(server, "effective_port", port))
     try:
-        mqtt = _mqtt(cfg, svc, int(getattr(server, "effective_port", port)))
+        mqtt = _mqtt(cfg, svc, bound_port)
     except ConfigError:  # its password or TLS files: one line and exit 2, like any config problem
         server.close()
         svc.store.close()
@@ -151,7 +152,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         cfg, frames, svc.state, svc.store, ops, settings=svc.settings, feedback=svc.web.feedback, mqtt=mqtt
     )
     previous = install_signals()
-    advert = _advertiser(cfg, int(getattr(server, "effective_port", port)))
+    advert = _advertiser(cfg, bound_port)
     try:
         pipeline.start()
         if mqtt is not None:
@@ -176,6 +177,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         pipeline.stop()
         if mqtt is not None:
             mqtt.stop()  # after the frame loop: "offline" is its last word
+        svc.web.live_feedback.stop()  # the block in progress is saved with the run
         if svc.store.active_session_id is not None:
             svc.store.stop_session()  # a clean stop ends the running session properly
         svc.store.close()
