@@ -51,6 +51,15 @@ def other_leg(leg: str) -> Leg:
     return "right" if leg == "left" else "left"
 
 
+class Locomotion(StrEnum):
+    """How a stride was covered (gait.locomotion): only running strides are classified A-D."""
+
+    RUNNING = "running"
+    WALKING = "walking"
+
+
+RUNNING, WALKING = Locomotion.RUNNING, Locomotion.WALKING
+
 Status = Literal["starting", "running", "no_runner", "camera_lost", "model_missing"]
 STATUSES: tuple[Status, ...] = ("starting", "running", "no_runner", "camera_lost", "model_missing")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paths import MODELS_DIR, REPO
+from paths import REPO
 from serve_process import get_json, serve_process
 
 from hipcam.records.stride import COLUMNS
@@ -27,14 +27,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 OUT = REPO / "test-output"
 PIN = "4321"
 CLIPS = {
-    "demo": (MODELS_DIR / "demo.mp4", {}),
+    # Runners only: the demo clip's walker is never classified (test_walking_browser.py).
+    "home": (REPO.parent / "shared" / "data" / "treadmill_home_side.mp4", {}),
     "treadmill": (REPO.parent / "shared" / "data" / "treadmill_lab_side.mp4", {"HIPCAM_CAPTURE__TRUE_FPS": "240"}),
 }
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-@pytest.mark.parametrize("clip_name", ["demo", "treadmill"])
+@pytest.mark.parametrize("clip_name", ["home", "treadmill"])
 def test_live_page_and_session(clip_name: str, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)")
@@ -157,7 +158,7 @@ def test_hip_calibration_on_the_live_and_session_pages(tmp_path: Path) -> None:
     the overlay shows the calibrated hip; then once more on a stride's snapshot. Tablet screenshots."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)")
-    clip, extra_env = CLIPS["treadmill"] if CLIPS["treadmill"][0].is_file() else CLIPS["demo"]
+    clip, extra_env = CLIPS["treadmill"]
     if not clip.is_file():
         pytest.skip(f"{clip} not present")
     from playwright.sync_api import expect, sync_playwright

@@ -128,3 +128,37 @@ def test_live_finds_the_offline_strides(analysed: dict, name: str) -> None:
     assert len(pairs) >= 0.9 * len(offline)
     assert all(abs(a.end_frame - b.end_frame) <= 2 for a, b in pairs)
     assert same_class >= 0.95
+
+
+def test_every_treadmill_stride_counts_as_running(analysed: dict) -> None:
+    """Walking is not running (gait.locomotion): on both treadmill clips, offline and live, no stride
+    is taken for walking."""
+    params = HipcamConfig().gait
+    for name, (report, landmarks, fps) in analysed.items():
+        series = landmarks_file.load(landmarks)
+        offline = analyze(series, params, fps=fps or series.fps).strides
+        live = replay(series, params, fps or series.fps)
+        walking = [s for s in offline + live if s.locomotion != "running"]
+        print(f"\n{name}: {len(offline)} offline + {len(live)} live strides, {len(walking)} walking")
+        assert offline and live and not walking
+        assert report["summary"]["walking_strides"] == 0
+
+
+def test_the_demo_walker_is_never_classified(tmp_path: Path) -> None:
+    """The outdoor walker (hipcam's own landmarks and Google's MediaPipe on it): every stride found is
+    walking and none is classified."""
+    video, reference = (
+        SHARED_DATA / "outdoor_walk_side.mp4",
+        SHARED_DATA / "reference" / "outdoor_walk_side.mediapipe.npz",
+    )
+    if not video.is_file():
+        pytest.skip(f"shared clip not found at {video} (../shared/data beside the project)")
+    lm_out = tmp_path / "walk.npz"
+    run_analyze(HipcamConfig(), video=video, landmarks=None, fps=None, landmarks_out=lm_out, json_out=None,
+                progress=False)  # fmt: skip
+    params = HipcamConfig().gait
+    for path in (lm_out, reference):
+        series = landmarks_file.load(path)
+        strides = analyze(series, params).strides + replay(series, params, series.fps)
+        print(f"\n{path.name}: {len(strides)} strides, classes {[s.cls for s in strides]}")
+        assert not [s for s in strides if s.cls in ("A", "B", "C", "D")]

@@ -42,6 +42,7 @@ class RunnerSpec:
     scale: float = 1.0  # body size factor
     overground: bool = False  # walk across the frame: the pelvis moves, the stance foot stays put in the image
     start_x: float | None = None  # pelvis x at t=0 (px); default: centre, or the left/right edge overground
+    walking: bool = False  # the pelvis vaults (highest at mid-stance) instead of bouncing: see `walker()`
 
 
 @dataclass
@@ -58,6 +59,12 @@ class Synth:
     @property
     def hip_extension_deg(self) -> float:
         return self.spec.peak_thigh_deg - self.spec.trunk_lean_deg
+
+
+def walker(**overrides: object) -> RunnerSpec:
+    """A treadmill walker: 110 steps/min, stance 62 % of the stride (double support), pelvis vaulting."""
+    base: dict[str, object] = {"cadence_spm": 110.0, "duty": 0.62, "peak_thigh_deg": 15.0, "walking": True}
+    return RunnerSpec(**{**base, **overrides})  # type: ignore[arg-type]
 
 
 def _blend(phase: np.ndarray, keys: list[tuple[float, float]]) -> np.ndarray:
@@ -86,7 +93,9 @@ def generate(spec: RunnerSpec) -> Synth:
     hip0 = np.array([x0 if spec.overground or spec.start_x is not None else spec.width / 2, spec.height * 0.42])
     ground = hip0[1] + 0.93 * (thigh_len + shank)
     pts = np.full((n, 33, 2), np.nan)
-    bob = 4 * k * np.cos(2 * np.pi * 2 * t / period)
+    # Running bounces: the pelvis is lowest (image y largest) at each leg's mid-stance; walking vaults
+    # over the stance leg: highest there (gait.locomotion).
+    bob = (-5.0 if spec.walking else 4.0) * k * np.cos(2 * np.pi * 2 * (t / period - spec.duty / 2))
     hip = np.stack([hip0[0] + d * speed * t, hip0[1] + bob], axis=-1)
     lean = np.radians(spec.trunk_lean_deg + 0.8 * np.sin(2 * np.pi * 2 * t / period))
     sh = hip + trunk * np.stack([d * np.sin(lean), -np.cos(lean)], axis=-1)

@@ -45,6 +45,16 @@
 
   function renderClass() {
     const card = $("class-card");
+    // Walking (a warm-up, a walk-up member stepping on) has no class: its strides are not running ones.
+    const walking = ((state.live || {}).locomotion) === "walking";
+    card.dataset.locomotion = walking ? "walking" : "running";
+    if (walking) {
+      card.className = "class-card cls-none walking";
+      $("class-letter").textContent = "–";
+      $("class-name").textContent = "Walking";
+      $("class-meaning").textContent = "Not classified while walking: classes appear once the runner runs";
+      return;
+    }
     const cls = V.classified.indexOf(state.current_class) >= 0 ? state.current_class : null;
     card.className = "class-card " + (cls ? "cls-" + cls : "cls-none");
     $("class-letter").textContent = cls || "–";

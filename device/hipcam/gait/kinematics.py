@@ -32,6 +32,8 @@ CHANNELS: tuple[str, ...] = (
     "toe_y_right",
     "trunk_lean_left",
     "trunk_lean_right",
+    "pelvis_up",
+    "ankle_gap",
 )
 TRUNK = 0
 THIGH = {"left": 1, "right": 2}
@@ -40,6 +42,9 @@ TOE = {"left": 5, "right": 6}
 HEEL_Y = {"left": 7, "right": 8}
 TOE_Y = {"left": 9, "right": 10}
 TRUNK_SIDE = {"left": 11, "right": 12}  # one side's hip -> shoulder (the clinician's line on the near side)
+# Walking vs running (gait.locomotion): the hip midpoint's height and the left ankle's lead on the right
+# one, in levelled pixels (only their correlation is used, so no scale is needed).
+PELVIS_UP, ANKLE_GAP = 13, 14
 
 
 def joint_ok(landmarks: np.ndarray, params: GaitParams) -> np.ndarray:
@@ -126,6 +131,9 @@ def frame_signals(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> np.nda
             out[..., TOE[leg]] = d * (p[..., j["foot_index"], 0] - hp[..., 0]) / trunk_len
             out[..., HEEL_Y[leg]] = (p[..., j["heel"], 1] - hp[..., 1]) / trunk_len
             out[..., TOE_Y[leg]] = (p[..., j["foot_index"], 1] - hp[..., 1]) / trunk_len
+    out[..., PELVIS_UP] = -hp[..., 1]
+    left, right = LEG_JOINTS["left"]["ankle"], LEG_JOINTS["right"]["ankle"]
+    out[..., ANKLE_GAP] = d * (p[..., left, 0] - p[..., right, 0])
     return out
 
 

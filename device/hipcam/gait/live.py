@@ -51,6 +51,7 @@ from hipcam.gait.kinematics import (
     repair_swaps,
 )
 from hipcam.gait.level import level_landmarks
+from hipcam.gait.locomotion import from_correlation, pelvis_gait_correlation
 from hipcam.gait.strides import Stride, StrideWindow, measure_stride, trunk_frame_for
 from hipcam.gait.timing import StepTiming, step_timing
 from hipcam.records.landmarks_file import LandmarkSeries
@@ -73,6 +74,7 @@ class LiveUpdate:
     hip_extension_deg: float
     thigh_deg_by_leg: dict[str, float]
     timing: StepTiming | None = None  # cadence, stance, flight over the last _TIMING_KEPT_S
+    locomotion: str | None = None  # domain.Locomotion over the last second or so; None: not known yet
     events: list[FootEvent] = field(default_factory=list)
     strides: list[Stride] = field(default_factory=list)
 
@@ -128,6 +130,7 @@ class LiveGait:
         self._reported = {}
         self._candidates: list[FootEvent] = []  # what the last search found
         self._search_next = first_frame
+        self._locomotion: str | None = None
         self._cleaned = (self._hist.xy, self._hist.ok)
 
     @property
@@ -226,6 +229,7 @@ class LiveGait:
             hip_extension_deg=thigh_near - trunk,
             thigh_deg_by_leg=thigh,
             timing=step_timing(self._timed, self.params.max_stride_s) if strides else None,
+            locomotion=self._locomotion,
             events=events,
             strides=strides,
         )
@@ -236,6 +240,7 @@ class LiveGait:
         if i < self._search_next or len(hist) < min(_MIN_BUFFER_S * self.fps, hist.capacity):
             return []
         self._search_next = i + max(1, round(_EVENTS_EVERY_S * self.fps))
+        self._update_locomotion()
         final = i - math.ceil(settle_s(p) * self.fps)
         gap = 0.5 * p.min_stride_s * self.fps  # the same leg's same event again: the same event, re-found
         xy, ok = hist.xy.copy(), hist.ok.copy()
@@ -257,6 +262,16 @@ class LiveGait:
             elif e.inferred and last is not None and 0 < abs(e.frame - last) < gap:
                 self._retime_strike(e.leg, last, e.frame)
         return out
+
+    def _update_locomotion(self) -> None:
+        """Walking or running over the trailing window (the causal signals: both share one delay); an
+        undecided window keeps the last answer, one without a pose forgets it."""
+        r = pelvis_gait_correlation(self._hist.filt, len(self._hist), self.fps)
+        decided = from_correlation(r)
+        if decided is not None:
+            self._locomotion = decided
+        elif not math.isfinite(r):
+            self._locomotion = None
 
     def _retime_strike(self, leg: str, reported: int, frame: int) -> None:
         """A hidden landing re-timed once the flight time it needs is known (gait.hidden_landing):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hipcam.domain import CLASSES, UNKNOWN
+from hipcam.domain import CLASSES, UNKNOWN, WALKING
 from hipcam.gait.events import FootEvent
 from hipcam.gait.strides import GaitReport, Stride
 from hipcam.records.stride import StrideRecord
@@ -98,6 +98,7 @@ def to_dict(report: GaitReport) -> dict[str, Any]:
             "stance_s": _num(timing.stance_s, 3),
             "flight_s": _num(timing.flight_s, 3),
             "class_counts": {c: sum(s.cls == c for s in report.strides) for c in CLASSES},
+            "walking_strides": sum(s.locomotion == WALKING for s in report.strides),  # reason: walking
             "hip_extension_at_toe_off_deg_mean": _mean([s.hip_extension_at_toe_off_deg for s in classified]),
             "trunk_lean_at_toe_off_deg_mean": _mean([s.trunk_lean_at_toe_off_deg for s in classified]),
         },

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import LOWER_BACK_DEPTH, LUMBAR_DEPTH, THIGH_MASK, UNKNOWN, other_leg
+from hipcam.domain import LOWER_BACK_DEPTH, LUMBAR_DEPTH, RUNNING, THIGH_MASK, UNKNOWN, WALKING, other_leg
 from hipcam.gait.classify import arch_margin, classify
 from hipcam.gait.events import FootEvent
 from hipcam.gait.kinematics import THIGH, TRUNK, TRUNK_SIDE, level_axis_angle
+from hipcam.gait.locomotion import pelvis_gait_correlation, stride_locomotion
 from hipcam.gait.timing import StepTiming
 
 _PEAK_HALF_WINDOW_S = 0.04  # the mask thigh is pooled this close to the peak thigh frame
@@ -56,6 +57,8 @@ class Stride:
     hip_extension_uncertainty_deg: float = math.nan  # from landmark jitter and confidence, mask disagreement
     trunk_lean_midpoints_deg: float = math.nan  # at toe-off, hip midpoint -> shoulder midpoint
     reason: str = ""  # why the stride is 'unknown'
+    locomotion: str = RUNNING  # domain.Locomotion; a walking stride is never classified (gait.locomotion)
+    pelvis_gait_r: float = math.nan  # the correlation it was decided on
 
 
 @dataclass
@@ -247,6 +250,10 @@ def measure_stride(w: StrideWindow, params: GaitParams) -> Stride:
     stride = _unmeasured(w)
     q = float(np.median(w.quality[w.start : w.end])) if w.end > w.start else 0.0
     stride.reason = _rejection(w, thigh, q, params)
+    stride.pelvis_gait_r = pelvis_gait_correlation(w.filtered, w.end, w.fps, w.duration_s)
+    stride.locomotion = stride_locomotion(stride.pelvis_gait_r, w.duration_s, w.stance_s)
+    if stride.locomotion == WALKING:
+        stride.reason = "walking, not running"
     if not np.isfinite(thigh).any():
         stride.reason = stride.reason or "no thigh angle"
         return stride

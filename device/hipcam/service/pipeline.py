@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from hipcam.capture import FrameSource
 from hipcam.config import HipcamConfig
+from hipcam.domain import RUNNING
 from hipcam.errors import HipcamError
 from hipcam.records.store import Store
 from hipcam.records.stride import StrideRecord
@@ -255,7 +256,9 @@ class Pipeline:
             status, message = "no_runner", "No runner in view"
         self._follow_session()
         upd = out.update
-        strides = tuple(stride_record(s, self._ring.time_of(s.end_frame, frame.timestamp_s)) for s in upd.strides)
+        # A walking stride is no running stride: not stored, published, cued on or shown (gait.locomotion).
+        running = [s for s in upd.strides if s.locomotion == RUNNING]
+        strides = tuple(stride_record(s, self._ring.time_of(s.end_frame, frame.timestamp_s)) for s in running)
         self._store_strides(strides)
         if self.mqtt is not None and strides:  # a bounded append; paho runs on the publisher's threads
             self.mqtt.offer_strides(strides, frame.captured_at, self._session)
@@ -276,6 +279,7 @@ class Pipeline:
             frames_processed=self.frames_processed,
             frames_dropped=self.slot.dropped,
             leg=upd.near_leg,
+            locomotion=upd.locomotion,
         )
         self.state.publish(
             t_s=frame.timestamp_s,

@@ -52,6 +52,7 @@ class LiveMetrics:
     frames_processed: int = 0
     frames_dropped: int = 0
     leg: str | None = None
+    locomotion: str | None = None  # domain.Locomotion of the last second or so; None: not known
 
 
 @dataclass(frozen=True)
@@ -335,6 +336,7 @@ class LiveState:
                 "frames_processed": m.frames_processed,
                 "frames_dropped": m.frames_dropped,
                 "leg": m.leg,
+                "locomotion": m.locomotion,
             },
             "legs": {leg: self._leg_summary(s) for leg, s in self._legs.items()},
             "strides": [s.to_json() for s in strides],

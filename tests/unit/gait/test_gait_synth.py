@@ -216,7 +216,7 @@ def test_report_schema() -> None:
     assert set(d) == {"fps", "frames", "frames_with_pose", "direction", "near_leg", "roll_deg", "events", "strides",
                       "summary"}  # fmt: skip
     assert set(d["summary"]) == {"cadence_spm", "steps", "stance_s", "flight_s", "class_counts",
-                                 "hip_extension_at_toe_off_deg_mean", "trunk_lean_at_toe_off_deg_mean"}  # fmt: skip
+                                 "walking_strides", "hip_extension_at_toe_off_deg_mean", "trunk_lean_at_toe_off_deg_mean"}  # fmt: skip
     assert set(d["strides"][0]) == set(COLUMNS)  # the one stride shape of store, API and export
     assert StrideRecord.from_json(d["strides"][0]).to_json() == d["strides"][0]
     assert {e["type"] for e in d["events"]} == {"foot_strike", "toe_off"}
