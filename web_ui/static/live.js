@@ -36,6 +36,7 @@
       else if (state.status === "no_runner") { text = "No runner in view"; kind = "info"; }
       else if (state.status === "starting") { text = "Starting…"; kind = "info"; }
       else if (st.lost) { text = st.lost + " strides were lost while the disk was full"; kind = "warn"; }
+      else if (state.flags && state.flags.limits && state.flags.limits.length) { text = "Set-up: " + state.flags.limits.map(function (l) { return l.reason; }).join("; "); kind = "warn"; }
       else if (state.flags && state.flags.snapshots_paused) { text = "Disk almost full: stride snapshots paused (live view and strides still recorded)"; kind = "warn"; }
     }
     b.hidden = !text;
@@ -78,6 +79,19 @@
     $("m-cad").textContent = fmt(live.cadence_spm, 0);
     $("stats").textContent = "fps " + fmt(live.fps, 1) + " · analysis " + fmt(live.inference_ms, 0) + " ms · dropped " +
       (live.frames_dropped || 0) + " · source " + (state.source || "–");
+  }
+
+  // A set-up fault that makes a figure unreliable (service.limits) is said beside it, the value struck.
+  function renderLimits() {
+    const limits = (state.flags && state.flags.limits) || [];
+    ["hip_extension", "trunk_lean", "cadence"].forEach(function (figure) {
+      const el = $("limit-" + figure);
+      if (!el) return;
+      const reasons = limits.filter(function (l) { return l.figures.indexOf(figure) >= 0; }).map(function (l) { return l.short; });
+      el.hidden = !reasons.length;
+      el.textContent = reasons.length ? "Unreliable: " + reasons.join(", ") : "";
+      el.parentElement.classList.toggle("limited", reasons.length > 0);
+    });
   }
 
   function strideTitle(leg, s) {
@@ -136,7 +150,7 @@
 
   function render() {
     if (!state) return;
-    renderClass(); renderMetrics(); renderStrips(); renderPlot(); renderSession(); banner();
+    renderClass(); renderMetrics(); renderLimits(); renderStrips(); renderPlot(); renderSession(); banner();
     if (!calibrating) calButtons(false);
   }
 

@@ -75,6 +75,7 @@ class LiveUpdate:
     thigh_deg_by_leg: dict[str, float]
     timing: StepTiming | None = None  # cadence, stance, flight over the last _TIMING_KEPT_S
     locomotion: str | None = None  # domain.Locomotion over the last second or so; None: not known yet
+    fps: float = math.nan  # the rate of the frames analysed (from their timestamps)
     events: list[FootEvent] = field(default_factory=list)
     strides: list[Stride] = field(default_factory=list)
 
@@ -230,6 +231,7 @@ class LiveGait:
             thigh_deg_by_leg=thigh,
             timing=step_timing(self._timed, self.params.max_stride_s) if strides else None,
             locomotion=self._locomotion,
+            fps=self.fps,
             events=events,
             strides=strides,
         )

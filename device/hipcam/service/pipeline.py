@@ -47,6 +47,7 @@ from hipcam.service.frame_analysis import (
     opt,
     stride_record,
 )
+from hipcam.service.limits import LiveLimits
 from hipcam.service.metrics import Metrics
 from hipcam.service.preview import PreviewEncoder
 from hipcam.service.settings import Settings
@@ -148,6 +149,7 @@ class Pipeline:
         self._frame_dt: float | None = None
         self._last_processed: float | None = None
         self._cadence = RecentCadence()
+        self._limits = LiveLimits()  # what makes a figure unreliable, said beside it on the page
         self._reported_drops = 0
         self._session: int | None = None
         self.frames_processed = 0
@@ -281,6 +283,8 @@ class Pipeline:
             leg=upd.near_leg,
             locomotion=upd.locomotion,
         )
+        limits = self._limits.update(out.landmarks, upd.fps)
+        self.state.set_flags(limits=[limit.to_json() for limit in limits])
         self.state.publish(
             t_s=frame.timestamp_s,
             frame_index=frame.index,

@@ -1,0 +1,83 @@
+"""What makes a live figure unreliable right now, said beside that figure on the page.
+
+Two set-up faults change the numbers without the page showing it otherwise:
+- Too few analysed frames per second for toe-off timing. The angles at toe-off are read at the most
+  extended frame within ±67 ms of the toe-off; below 20 frames/s a frame is over 50 ms, so that
+  search spans a single frame each side, a toe-off a frame off is not recovered, and the thigh moves
+  3-4 deg per frame there (docs/gait.md). 2D running protocols ask for at least 60 (Souza 2016,
+  Phys Med Rehabil Clin N Am 27:217); 30 is usable with the stated error.
+- Feet out of frame: foot strike and toe-off come from the feet; cut off, they are guessed.
+The frame rate is the analysis's own (the timestamps of the frames it was given: frames the loop
+dropped do not count), the feet are judged over the last few seconds with a person.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from hipcam.domain import LEG_JOINTS, LEGS
+
+MIN_FPS = 20.0
+FEET_IN_FRAME_SHARE = 0.9  # of the frames with a person
+WINDOW_FRAMES = 150  # 5 s at 30 frames/s
+MIN_FRAMES = 30  # with a person, before the feet are judged
+_EDGE = 0.005  # normalized: a point on the border is cut off
+_FEET = tuple(LEG_JOINTS[leg][p] for leg in LEGS for p in ("ankle", "heel", "foot_index"))
+
+TIMED_FIGURES = ("hip_extension", "trunk_lean", "cadence")  # what the toe-off and strike timing sets
+
+
+@dataclass(frozen=True)
+class Limit:
+    figures: tuple[str, ...]  # TIMED_FIGURES members the page marks
+    short: str  # a few words, beside each figure
+    reason: str  # one sentence with the fix, once on the page
+
+    def to_json(self) -> dict[str, object]:
+        return {"figures": list(self.figures), "short": self.short, "reason": self.reason}
+
+
+def feet_in_frame(landmarks: np.ndarray) -> bool:
+    """Both feet's ankle, heel and foot tip inside the image (landmarks [33, >=2], normalized)."""
+    xy = np.asarray(landmarks, dtype=np.float64)[list(_FEET), :2]
+    return bool(np.isfinite(xy).all() and ((xy > _EDGE) & (xy < 1 - _EDGE)).all())
+
+
+class LiveLimits:
+    """Fed every analysed frame by the frame loop; `current()` is what the page should say."""
+
+    def __init__(self, window_frames: int = WINDOW_FRAMES) -> None:
+        self._feet: deque[bool] = deque(maxlen=window_frames)
+        self._fps = math.nan
+
+    def update(self, landmarks: np.ndarray | None, fps: float) -> tuple[Limit, ...]:
+        if landmarks is not None:
+            self._feet.append(feet_in_frame(landmarks))
+        self._fps = fps
+        return self.current()
+
+    def current(self) -> tuple[Limit, ...]:
+        out = []
+        if math.isfinite(self._fps) and self._fps < MIN_FPS:
+            out.append(
+                Limit(
+                    TIMED_FIGURES,
+                    f"{self._fps:.0f} frames/s, too few",
+                    f"{self._fps:.0f} frames/s is too few for toe-off timing (20 at least, 60 recommended): "
+                    "raise the camera's frame rate or lower the load",
+                )
+            )
+        if len(self._feet) >= MIN_FRAMES and (share := sum(self._feet) / len(self._feet)) < FEET_IN_FRAME_SHARE:
+            out.append(
+                Limit(
+                    TIMED_FIGURES,
+                    "feet out of frame",
+                    f"the feet are out of frame in {1 - share:.0%} of frames, so strikes and toe-offs are guessed: "
+                    "move the camera back or lower it until both feet stay in view",
+                )
+            )
+        return tuple(out)
