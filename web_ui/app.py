@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from hipcam.config import VIEWER_SPARE_THREADS
 from hipcam.domain import CLASS_INFO, CLASSIFIED, LEGS, page_vocabulary
-from web_ui import api, join, security
+from web_ui import api, join, security, walkup
 from web_ui.api.body import JSONProvider
 from web_ui.deps import EXTENSION, WebDeps
 from web_ui.health import install_health
@@ -48,6 +48,7 @@ def create_app(deps: WebDeps) -> Flask:
     security.install(app, security.DeviceHosts(server.host, server.allowed_hosts))
     app.register_blueprint(views_bp)
     app.register_blueprint(join.bp)
+    app.register_blueprint(walkup.bp)
     api.register(app)
     install_stream(
         app, deps.state, max(1, min(server.max_viewers, server.threads - VIEWER_SPARE_THREADS)), deps.on_viewers

@@ -19,10 +19,12 @@ from hipcam.auth.logins import LOGINS_FILE
 from hipcam.auth.tokens import TOKENS_FILE, TokenRegistry
 from hipcam.config import HipcamConfig
 from hipcam.records.store import HipCalibration, Store
+from hipcam.records.walkup_results import WALKUP_FILE, WalkupResults
 from hipcam.service.cues import CueBoard
 from hipcam.service.feedback import Feedback
 from hipcam.service.settings import Settings
 from hipcam.service.state import LiveState
+from hipcam.service.walkup import WalkupCheck
 
 EXTENSION = "hipcam"
 
@@ -52,6 +54,18 @@ class CalibrationSource(Protocol):
     def from_stride(self, runner: str, session_id: int, stride_id: int, tap: tuple[float, float]) -> HipCalibration: ...
 
 
+class SetupCheckSource(Protocol):
+    """The live camera set-up check (hipcam.service.setup_check.SetupCheckRunner satisfies it):
+    ``request`` starts ~20 s of gathering, ``status`` says how far it is and holds the report,
+    ``image`` is the JPEG of the frame with the lines it measured."""
+
+    def request(self) -> dict[str, Any]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def image(self) -> bytes | None: ...
+
+
 class BoardSource(Protocol):
     """Hardware warnings for /healthz (hipcam.service.metrics.board_warnings satisfies it)."""
 
@@ -76,12 +90,16 @@ class WebDeps:
     cues: CueBoard = field(default_factory=CueBoard)  # the runner view's per-stride cues
     feedback: Feedback | None = None  # default: a run kept with ``state``, ``cues`` and ``store``
     mqtt: Callable[[], Mapping[str, Any]] | None = None  # the MQTT connection for /healthz (None: MQTT off)
+    walkup: WalkupCheck | None = None  # default: the walk-up check, results beside the store's database
+    setup_check: SetupCheckSource | None = None  # the camera set-up check (None: 503 on its API)
 
     def __post_init__(self) -> None:
         if self.settings is None:
             self.settings = Settings(self.cfg, self.store.data_dir)
         if self.feedback is None:
             self.feedback = Feedback(self.state, self.cues, self.store)
+        if self.walkup is None:
+            self.walkup = WalkupCheck(self.settings, WalkupResults(self.store.data_dir / WALKUP_FILE))
         if self.tokens is None:
             self.tokens = TokenRegistry(self.store.data_dir / TOKENS_FILE)
         if self.logins is None:
@@ -91,6 +109,11 @@ class WebDeps:
     def live_feedback(self) -> Feedback:
         assert self.feedback is not None  # set in __post_init__
         return self.feedback
+
+    @property
+    def walkup_check(self) -> WalkupCheck:
+        assert self.walkup is not None  # set in __post_init__
+        return self.walkup
 
     @property
     def token_registry(self) -> TokenRegistry:

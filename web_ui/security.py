@@ -351,4 +351,10 @@ def _refuse_host() -> Response:
 def _public_path() -> bool:
     # /healthz and /metrics hold only operational figures (no runner data): probes and Prometheus
     # read them without the PIN.
-    return request.path.startswith("/static/") or request.path in ("/login", "/api/auth", "/healthz", "/metrics")
+    # /walkup/<token>: a walk-up card (no name) by its short-lived random link, for a member's phone.
+    return request.path.startswith(("/static/", "/walkup/", "/api/walkup/")) or request.path in (
+        "/login",
+        "/api/auth",
+        "/healthz",
+        "/metrics",
+    )

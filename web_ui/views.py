@@ -106,6 +106,12 @@ def settings_page() -> str:
     return render_template("settings.html", s=d.page_settings.current(), level=level, page="settings")
 
 
+@bp.get("/setup")
+def setup_page() -> str:
+    """The installer's guided camera set-up check (runs and shows it with the PIN)."""
+    return render_template("setup.html", page="setup")
+
+
 @bp.get("/login")
 def login() -> str:
     return render_template("login.html", next=_safe_next(request.args.get("next")), page="login")

@@ -20,6 +20,8 @@ document.addEventListener("DOMContentLoaded", function () {
     $("roll-deg").value = s.level.roll_deg;
     $("direction-" + s.gait.direction).checked = true;
     $("open-viewing").checked = s.server.open_viewing;
+    $("walkup-enabled").checked = s.walkup.enabled;
+    form.querySelectorAll("input[data-walkup]").forEach(function (el) { el.value = s.walkup[el.dataset.walkup]; });
     // Viewing closed in the config file or environment: a floor the page cannot lift (the API says 409).
     const lock = (s.locked && s.locked.server && s.locked.server.open_viewing) || "";
     $("open-viewing").disabled = Boolean(lock);
@@ -32,8 +34,13 @@ document.addEventListener("DOMContentLoaded", function () {
     const want = {
       level: { mode: checked("level_mode"), roll_deg: roll === "" ? null : Number(roll) },
       gait: { direction: checked("direction") },
-      server: { open_viewing: $("open-viewing").checked }
+      server: { open_viewing: $("open-viewing").checked },
+      walkup: { enabled: $("walkup-enabled").checked }
     };
+    form.querySelectorAll("input[data-walkup]").forEach(function (el) {
+      const v = el.value.trim().replace(",", ".");
+      want.walkup[el.dataset.walkup] = v === "" ? null : Number(v);  // out of range: the API says which (400)
+    });
     const out = {};
     Object.keys(want).forEach(function (section) {
       Object.keys(want[section]).forEach(function (key) {

@@ -56,6 +56,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_setup_check(args: argparse.Namespace) -> int:
+    from hipcam.commands.setup_check import run_setup_check
+
+    video = Path(args.video) if args.video else None
+    json_out = Path(args.json) if args.json else None
+    image = Path(args.image) if args.image else None
+    return run_setup_check(
+        _config(args), video=video, fps=args.fps, seconds=args.seconds, json_out=json_out, image_out=image
+    )
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from hipcam.commands.bench import format_bench, run_bench
 
@@ -143,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_analyze(add("analyze", cmd_analyze, "analyse a side-view video (or a landmarks file) stride by stride"))
 
+    _add_setup_check(add("setup-check", cmd_setup_check, "check the camera set-up with a runner on the treadmill"))
+
     p = add("bench", cmd_bench, "measure pose throughput, per-stage latency and memory on a video")
     p.add_argument("video")
     p.add_argument("--frames", type=int, default=None, help="use at most this many frames")
@@ -188,6 +201,14 @@ def _add_network_tools(add: Callable[..., argparse.ArgumentParser]) -> None:
     add_tls_cert(add, _config)
     add_token(add, _config)
     add_hub(add, lambda args, overrides: load_config(_config_path(args), overrides=overrides))
+
+
+def _add_setup_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", nargs="?", help="a video file (default: the configured camera, as serve uses)")
+    p.add_argument("--fps", type=float, help="true capture rate (slow-motion footage)")
+    p.add_argument("--seconds", type=float, default=20.0, help="capture time to check (default 20)")
+    p.add_argument("--json", help="also write the checks as JSON")
+    p.add_argument("--image", help="also write the frame with the measured lines (.jpg or .png)")
 
 
 def _add_analyze(p: argparse.ArgumentParser) -> None:

@@ -32,6 +32,7 @@ from hipcam.service.mqtt_messages import DeviceInfo
 from hipcam.service.notify import Notifier, Watchdog
 from hipcam.service.pipeline import Pipeline
 from hipcam.service.settings import Settings
+from hipcam.service.setup_check import SetupCheckRunner
 from hipcam.service.state import LiveState
 from hipcam.service.telemetry import ServiceOps
 from web_ui.deps import WebDeps
@@ -107,6 +108,7 @@ def _build(cfg: HipcamConfig) -> _Service:
         secret_key=load_secret(data_dir),
         on_viewers=metrics.set_viewers,
         calibrator=HipCalibrator(store, state),
+        setup_check=SetupCheckRunner(),
     )
     return _Service(state, store, settings, metrics, Notifier(), web)
 
@@ -124,6 +126,24 @@ def _listen(app: Any, cfg: HipcamConfig, host: str, port: int) -> Any:
     except ValueError:  # waitress: the name does not resolve to an address
         print(f"hipcam: cannot listen on {host}:{port}: {host} is not an address of this machine", file=sys.stderr)
         return None
+
+
+def _pipeline(
+    cfg: HipcamConfig, frames: FrameSource, svc: _Service, ops: ServiceOps, mqtt: MqttPublisher | None
+) -> Pipeline:
+    check = svc.web.setup_check if isinstance(svc.web.setup_check, SetupCheckRunner) else None
+    return Pipeline(
+        cfg,
+        frames,
+        svc.state,
+        svc.store,
+        ops,
+        settings=svc.settings,
+        feedback=svc.web.feedback,
+        mqtt=mqtt,
+        setup_check=check,
+        walkup=svc.web.walkup,
+    )
 
 
 def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int | None) -> int:
@@ -148,9 +168,7 @@ def run_serve(cfg: HipcamConfig, source: str | None, host: str | None, port: int
         svc.store.close()
         raise
     ops = ServiceOps(svc.metrics, Watchdog(svc.notifier))
-    pipeline = Pipeline(
-        cfg, frames, svc.state, svc.store, ops, settings=svc.settings, feedback=svc.web.feedback, mqtt=mqtt
-    )
+    pipeline = _pipeline(cfg, frames, svc, ops, mqtt)
     previous = install_signals()
     advert = _advertiser(cfg, bound_port)
     try:
@@ -194,6 +212,8 @@ def _mqtt(cfg: HipcamConfig, svc: _Service, port: int) -> MqttPublisher | None:
     mqtt = MqttPublisher(cfg.mqtt, device, svc.state, svc.metrics.fps)
     svc.metrics.watch_mqtt(mqtt.status)
     svc.web.mqtt = mqtt.health
+    if svc.web.walkup is not None:  # the gym's count of walk-up checks per day
+        svc.web.walkup.on_count = mqtt.offer_walkup_count
     return mqtt
 
 

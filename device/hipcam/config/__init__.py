@@ -27,6 +27,7 @@ from hipcam.config.network import DeviceConfig as DeviceConfig
 from hipcam.config.network import HubConfig as HubConfig
 from hipcam.config.network import HubDevice as HubDevice
 from hipcam.config.network import MqttConfig as MqttConfig
+from hipcam.config.walkup import WalkupConfig as WalkupConfig
 from hipcam.errors import ConfigError
 
 ENV_PREFIX = "HIPCAM_"
@@ -222,6 +223,7 @@ class HipcamConfig(Section):
     device: DeviceConfig = DeviceConfig()
     mqtt: MqttConfig = MqttConfig()
     hub: HubConfig = HubConfig()
+    walkup: WalkupConfig = WalkupConfig()
 
     def data_dir(self) -> Path:
         return self.storage.data_dir.expanduser()

@@ -82,6 +82,7 @@ class Analysis:
     detector_ran: bool
     restarted: bool = False  # a new gait tracker started at this frame (its frame numbers restart)
     pose: FramePose | None = None  # the pose before the calibration (None: nobody found)
+    score: float | None = None  # the landmark model's pose score (None: nobody found)
 
 
 class MaskMeter:
@@ -159,7 +160,8 @@ class Analyzer:
         update = gait.update(frame.timestamp_s, landmarks, features)
         self._near = update.near_leg
         timings["gait"] = time.perf_counter() - t0
-        return Analysis(landmarks, update, timings, self.pose.timings.detector_ms > 0, restarted, pose)
+        score = result.score if result is not None else None
+        return Analysis(landmarks, update, timings, self.pose.timings.detector_ms > 0, restarted, pose, score)
 
     def _calibrated(
         self, result: PoseResult | None, shape: tuple[int, ...], direction: str

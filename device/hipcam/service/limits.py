@@ -2,10 +2,10 @@
 
 Two set-up faults change the numbers without the page showing it otherwise:
 - Too few analysed frames per second for toe-off timing. The angles at toe-off are read at the most
-  extended frame within ±67 ms of the toe-off; below 20 frames/s a frame is over 50 ms, so that
-  search spans a single frame each side, a toe-off a frame off is not recovered, and the thigh moves
-  3-4 deg per frame there (docs/gait.md). 2D running protocols ask for at least 60 (Souza 2016,
-  Phys Med Rehabil Clin N Am 27:217); 30 is usable with the stated error.
+  extended frame within ±67 ms of the toe-off; below 25 frames/s a frame is over 40 ms, a stance of
+  ~200 ms spans under 5 frames, and a toe-off a frame off moves the thigh 3-4 deg (docs/gait.md). The
+  same limit fails `hipcam setup-check` (docs/setup-check.md). 2D running protocols ask for at least
+  60 (Souza 2016, Phys Med Rehabil Clin N Am 27:217); 30 is usable with the stated error.
 - Feet out of frame: foot strike and toe-off come from the feet; cut off, they are guessed.
 The frame rate is the analysis's own (the timestamps of the frames it was given: frames the loop
 dropped do not count), the feet are judged over the last few seconds with a person.
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipcam.domain import LEG_JOINTS, LEGS
+from hipcam.gait.setup_check import FPS_FAIL
 
-MIN_FPS = 20.0
+MIN_FPS = FPS_FAIL  # as the set-up check's, applied to the frames analysed
 FEET_IN_FRAME_SHARE = 0.9  # of the frames with a person
 WINDOW_FRAMES = 150  # 5 s at 30 frames/s
 MIN_FRAMES = 30  # with a person, before the feet are judged
@@ -67,7 +68,7 @@ class LiveLimits:
                 Limit(
                     TIMED_FIGURES,
                     f"{self._fps:.0f} frames/s, too few",
-                    f"{self._fps:.0f} frames/s is too few for toe-off timing (20 at least, 60 recommended): "
+                    f"{self._fps:.0f} frames/s is too few for toe-off timing (25 at least, 60 recommended): "
                     "raise the camera's frame rate or lower the load",
                 )
             )

@@ -53,6 +53,7 @@ from hipcam.service.mqtt_messages import (
     state_message,
     stride_message,
     topics_for,
+    walkup_message,
 )
 from hipcam.service.state import LiveState
 
@@ -220,6 +221,7 @@ class MqttPublisher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hipcam-mqtt", daemon=True)
         self._last: StrideRecord | None = None
+        self._walkup: tuple[str, int] | None = None  # a walk-up count not yet sent
         self._next_state = 0.0
         self._failures = 0
         self.sent = 0
@@ -268,6 +270,11 @@ class MqttPublisher:
         self._last = classified[-1] if classified else self._last
         self._wake.set()
 
+    def offer_walkup_count(self, day: str, checks: int) -> None:
+        """The day's count of walk-up checks; sent (retained) by the publisher thread, never blocks."""
+        self._walkup = (day, checks)
+        self._wake.set()
+
     # ---- readers -------------------------------------------------------------------------
     @property
     def connection(self) -> str:
@@ -309,6 +316,11 @@ class MqttPublisher:
             self._publish_announcement()
         self._drain()
         now = self._clock()
+        walkup = self._walkup
+        if walkup is not None and self._send(
+            self.topics.walkup, walkup_message(self.device, *walkup, now), qos=1, retain=True
+        ):
+            self._walkup = None if self._walkup == walkup else self._walkup
         if now >= self._next_state:
             self._next_state = now + STATE_EVERY_S
             self._publish_state(now)

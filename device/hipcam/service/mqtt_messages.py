@@ -4,7 +4,8 @@ Topics under ``<prefix>`` (``mqtt.topic_prefix``, default ``hipcam/<device id>``
 
 - ``<prefix>/availability``: ``online`` / ``offline``, retained (the Last Will is ``offline``);
 - ``<prefix>/state``: the live readout, at most once a second, retained;
-- ``<prefix>/stride``: one message per completed stride, not retained.
+- ``<prefix>/stride``: one message per completed stride, not retained;
+- ``<prefix>/walkup``: the day's count of walk-up checks, after each check, retained (no personal data).
 
 Home Assistant discovery configs go to ``<discovery prefix>/sensor/<device id>/<object>/config``
 (retained). docs/mqtt/ holds the JSON schemas of ``state`` and ``stride`` and describes them.
@@ -54,6 +55,10 @@ class Topics:
     @property
     def stride(self) -> str:
         return f"{self.prefix}/stride"
+
+    @property
+    def walkup(self) -> str:
+        return f"{self.prefix}/walkup"
 
     @property
     def ha_status(self) -> str:
@@ -170,3 +175,8 @@ def _sensor_config(s: _Sensor, topics: Topics, device: DeviceInfo, block: dict[s
     if s.icon is not None:
         config["icon"] = s.icon
     return config
+
+
+def walkup_message(device: DeviceInfo, day: str, checks: int, now: float) -> dict[str, Any]:
+    """The ``walkup`` body: how many walk-up checks finished on ``day`` (the device's local day)."""
+    return {"device_id": device.device_id, "day": day, "checks": int(checks), "timestamp": iso_time(now)}

@@ -51,10 +51,12 @@ from hipcam.service.limits import LiveLimits
 from hipcam.service.metrics import Metrics
 from hipcam.service.preview import PreviewEncoder
 from hipcam.service.settings import Settings
+from hipcam.service.setup_check import SetupCheckRunner, people_detector
 from hipcam.service.snapshots import SnapshotRing
 from hipcam.service.state import FramePose, LiveMetrics, LiveState
 from hipcam.service.stride_writer import StrideWriter, _Pending
 from hipcam.service.telemetry import NullOps, Ops
+from hipcam.service.walkup import WalkupCheck
 
 if TYPE_CHECKING:
     from hipcam.service.mqtt import MqttPublisher
@@ -124,11 +126,15 @@ class Pipeline:
         settings: Settings | None = None,
         feedback: Feedback | None = None,
         mqtt: MqttPublisher | None = None,
+        setup_check: SetupCheckRunner | None = None,
+        walkup: WalkupCheck | None = None,
     ) -> None:
         self.cfg, self.source, self.state, self.store = cfg, source, state, store
         self.feedback = feedback  # the running session's live-feedback run (None: no feedback)
         self.settings = settings  # the page's settings channel (None: the start-up configuration holds)
+        self.walkup = walkup  # the gym's walk-up check (hipcam.service.walkup; None: none)
         self.mqtt = mqtt  # completed strides are offered to it, never waited on (None: MQTT off)
+        self.setup_check = setup_check  # the page's set-up check, fed while one runs (None: no check)
         self.ops: Ops = ops or NullOps()
         self._pose_loader, self._gait_factory = pose_loader, gait_factory
         self.slot = FreshestSlot()
@@ -239,6 +245,10 @@ class Pipeline:
         self._poses.keep(out.update.frame, out.pose)
         if out.pose is not None:
             self.state.note_pose(frame.captured_at, out.pose)
+        if self.setup_check is not None and self.setup_check.active:
+            lm = out.pose.landmarks if out.pose is not None else None
+            detect = people_detector(analyzer.pose)
+            self.setup_check.on_frame(frame.image, frame.timestamp_s, lm, out.score, detect, frame.index)
         self._publish(frame, out, time.perf_counter() - started)
         self.preview.offer(frame.image, out.landmarks, frame.captured_at)
         timings = {**out.timings, "capture": max(0.0, waited)}
@@ -271,6 +281,8 @@ class Pipeline:
             self.feedback.on_frame(
                 strides, cadence, frame.captured_at, self.store.active_session_id if self.store else None
             )
+        if self.walkup is not None:
+            self.walkup.on_frame(strides, status)
         metrics = LiveMetrics(
             thigh_deg=opt(upd.thigh_deg),
             trunk_lean_deg=opt(upd.trunk_lean_deg),

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hipcam.atomic import write_text
-from hipcam.config import HipcamConfig, LevelConfig, first_error, merge
+from hipcam.config import HipcamConfig, LevelConfig, WalkupConfig, first_error, merge
 from hipcam.config.gait import GaitParams
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,11 @@ class AppliedSettings:
     level: LevelConfig  # consumer: the frame analyzer (camera roll of the gait tracker)
     gait: GaitParams  # consumer: the frame analyzer (the gait tracker's parameters)
     open_viewing: bool  # consumer: the web's viewing check (web_ui.security)
+    walkup: WalkupConfig  # consumer: the walk-up check (hipcam.service.walkup)
 
     @classmethod
     def of(cls, cfg: HipcamConfig, version: int) -> AppliedSettings:
-        return cls(version, cfg.level, cfg.gait, cfg.server.open_viewing)
+        return cls(version, cfg.level, cfg.gait, cfg.server.open_viewing, cfg.walkup)
 
 
 # section -> key -> the AppliedSettings field that carries it to its consumer. Everything else stays
@@ -63,6 +64,7 @@ EDITABLE: dict[str, dict[str, str]] = {
     "level": {"mode": "level", "roll_deg": "level"},
     "gait": {"direction": "gait"},
     "server": {"open_viewing": "open_viewing"},
+    "walkup": dict.fromkeys(WalkupConfig.model_fields, "walkup"),
 }
 
 
@@ -214,6 +216,7 @@ class Settings:
             "level": {"mode": cfg.level.mode, "roll_deg": cfg.level.roll_deg, "roll_min": lo, "roll_max": hi},
             "gait": {"direction": cfg.gait.direction},
             "server": {"open_viewing": cfg.server.open_viewing},
+            "walkup": cfg.walkup.model_dump(),
             "from_page": {section: sorted(values) for section, values in self._saved.items()},
             "locked": self.locked(),
             "persisted": self.path is not None,

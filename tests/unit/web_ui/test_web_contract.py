@@ -97,6 +97,12 @@ CHANGED: dict[tuple[str, str], Any] = {
     ("level", "mode"): "manual",
     ("level", "roll_deg"): 3.5,
     ("gait", "direction"): "left",
+    ("walkup", "enabled"): True,
+    ("walkup", "settle_s"): 8.0,
+    ("walkup", "strides_per_leg"): 12,
+    ("walkup", "card_hold_s"): 30.0,
+    ("walkup", "link_ttl_s"): 600.0,
+    ("walkup", "keep_hours"): 48.0,
     ("server", "open_viewing"): False,
 }
 
