@@ -66,7 +66,9 @@ def test_walkup_card_on_the_runner_view(tmp_path: Path) -> None:
         expect(phone.locator("#wu-cue")).to_have_text(runner.locator("#wu-cue").text_content() or "")
         phone.screenshot(path=str(OUT / "walkup-phone-card.png"))
 
-        expect(runner.locator("#walkup-card")).to_be_hidden(timeout=40_000)  # the clip stopped: cleared
+        expect(runner.locator("#wu-result")).to_be_hidden(timeout=40_000)  # the clip stopped: cleared
+        expect(runner.locator("#wu-progress")).to_contain_text("Start running")  # the invitation again
+        runner.screenshot(path=str(OUT / "walkup-runner-idle.png"))
         print(f"card cleared after {time.monotonic() - started:.1f} s")
         assert get_json(base + "/api/walkup")["walkup"]["checks_today"] >= 1
         assert get_json(base + "/api/sessions")["active_session_id"] is None

@@ -30,7 +30,9 @@
   let shownToken = null;
   function render(w) {
     const card = $("walkup-card");
-    const active = w.enabled && w.phase !== "idle" && w.phase !== "off";
+    // The runner view also invites a member to start while idle; the live page shows only a check.
+    const invite = w.enabled && w.phase === "idle" && document.body.classList.contains("runner");
+    const active = invite || (w.enabled && w.phase !== "idle" && w.phase !== "off");
     card.hidden = !active;
     document.body.dataset.walkup = active ? w.phase : "";
     if (!active) { shownToken = null; return; }
@@ -38,8 +40,10 @@
     $("wu-result").hidden = !result;
     $("wu-progress").hidden = !!result;
     if (!result) {
+      shownToken = null;
       $("wu-title").textContent = "Form check";
-      $("wu-progress").textContent = w.phase === "settling" ? "Keep running: the check starts in a moment"
+      $("wu-progress").textContent = invite ? "Start running: a form check starts by itself once you run steadily"
+        : w.phase === "settling" ? "Keep running: the check starts in a moment"
         : "Checking… left " + w.progress.left + " / " + w.strides_per_leg + " · right " + w.progress.right + " / " + w.strides_per_leg;
       return;
     }
