@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 STEADY_GAP_S = 2.5  # no running stride for this long: not running steadily (a stride takes ~0.7 s)
 GONE_S = 2.0  # no runner in view for this long ends a check in progress
 PURGE_EVERY_S = 600.0
+SECONDS_PER_STRIDE = 3.0  # a stride takes ~0.7 s: four times that per counted stride is overdue
 LINKS_KEPT = 64  # issued links remembered (an expired one answers "expired", not "forged")
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -123,7 +124,12 @@ class WalkupCheck:
                 kept = c.by_leg.setdefault(s.leg, [])
                 if counts(s) and len(kept) < cfg.strides_per_leg:
                     kept.append(s)
-            if all(len(c.by_leg.get(leg, ())) >= cfg.strides_per_leg for leg in LEGS):
+            done = [len(c.by_leg.get(leg, ())) >= cfg.strides_per_leg for leg in LEGS]
+            # A far leg the camera rarely classifies must not hold the check forever: after
+            # SECONDS_PER_STRIDE per counted stride, one complete leg is enough (the other says how
+            # many it had, or "not enough strides seen").
+            overdue = now - c.since >= SECONDS_PER_STRIDE * cfg.strides_per_leg
+            if all(done) or (overdue and any(done)):
                 return make_card(c.by_leg, now)
         return None
 

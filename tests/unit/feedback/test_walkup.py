@@ -106,6 +106,20 @@ def test_unknown_and_walking_strides_do_not_count_and_leaving_ends_a_check(tmp_p
     assert check.view()["phase"] == "idle"
 
 
+def test_a_leg_never_classified_does_not_hold_the_check_forever(tmp_path: Path) -> None:
+    check, clock, _ = _check(tmp_path)
+    for i in range(400):  # 40 s at 10 Hz; only the right leg's strides are classified
+        clock.t += 0.1
+        leg = "left" if (i // 4) % 2 else "right"
+        check.on_frame([_stride(leg, "B" if leg == "right" else UNKNOWN)] if i % 4 == 0 else [], "running")
+        if check.view()["phase"] == "result":
+            break
+    view = check.view()
+    assert view["phase"] == "result", "the check waited for the left leg for 40 s"
+    assert view["card"]["legs"]["right"]["class"] == "B" and view["card"]["legs"]["left"]["strides"] == 0
+    assert view["card"]["legs"]["left"]["words"] == "Not enough strides seen"
+
+
 def test_off_by_default(tmp_path: Path) -> None:
     check = WalkupCheck(None, None)
     check.on_frame([_stride("left", "B")], "running")
