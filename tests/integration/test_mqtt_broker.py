@@ -7,7 +7,7 @@ treadmill clip re-encoded at 10 frames/s and 360x640 (decoded at its own rate, l
 interpreter thread, so three of them fit the two cores of the test machine with room to spare:
 their frame rate is set by the clip, not by the CPU, and an MQTT outage that slowed the frame loop
 would show. In file order: every device announces itself and publishes state and strides that
-conform to docs/mqtt/'s schemas; a 30 s broker outage leaves each device's frame rate as it was
+conform to docs/mqtt/'s schemas, and the first (walk-up mode on) the day's count of checks; a 30 s broker outage leaves each device's frame rate as it was
 (medians of /healthz's fps compared) and ends with a reconnect and the strides made during it; a
 clean stop publishes ``offline``, a SIGKILL is marked ``offline`` by the broker within 1.5
 keepalives, and so is a frozen device (SIGSTOP), allowing for mosquitto's sweep. Figures are
@@ -39,6 +39,7 @@ from paths import MODELS_DIR, REPO, SHARED_DATA
 
 pytestmark = pytest.mark.integration
 
+WALKUP = {"HIPCAM_WALKUP__ENABLED": "true", "HIPCAM_WALKUP__SETTLE_S": "1", "HIPCAM_WALKUP__STRIDES_PER_LEG": "4"}
 KEEPALIVE_S = 5
 MOSQUITTO_SWEEP_S = 6.0  # mosquitto 2.0 looks for clients past their keepalive only this often
 OUTAGE_S = 30.0
@@ -113,7 +114,7 @@ def _serve(device_id: str, clip: Path, broker: Mosquitto, folder: Path) -> Devic
     env = {**os.environ, **broker.env(), "HIPCAM_STORAGE__DATA_DIR": str(folder / "data"),
            "HIPCAM_DEVICE__ID": device_id, "HIPCAM_DEVICE__NAME": device_id.replace("-", " ").title(),
            "HIPCAM_DEVICE__ADVERTISE": "false", "HIPCAM_MQTT__KEEPALIVE_S": str(KEEPALIVE_S),
-           "HIPCAM_POSE__THREADS": "1"}  # fmt: skip
+           "HIPCAM_POSE__THREADS": "1", **(WALKUP if device_id == DEVICES[0] else {})}  # fmt: skip
     env.pop("HIPCAM_CONFIG", None)
     log = folder / "serve.log"
     with log.open("wb") as out:
@@ -250,6 +251,10 @@ def test_devices_announce_and_publish_conforming_messages(fleet: Fleet) -> None:
         health = d.healthz()
         assert health["status"] == "ok" and health["mqtt"]["state"] == "connected" and health["mqtt"]["sent"] > 0
         print(f"{d.device_id}: {len(states)} state, {len(strides)} stride messages; healthz mqtt {health['mqtt']}")
+    # The first device runs walk-up checks: the day's count goes out retained, without a name.
+    count = fleet.sub.wait_for(rf"{devices[0].prefix}/walkup", count=1, timeout=90)[-1]
+    assert count.retain and schema_errors(count.json(), load_schema("walkup")) == [], count.text
+    assert count.json()["checks"] >= 1 and "runner" not in count.json()
 
 
 def _sample_fps(devices: list[Device], seconds: float) -> dict[str, list[float]]:
