@@ -96,6 +96,7 @@ def test_walkup_settings_out_of_range_on_the_page(tmp_path: Path) -> None:
         page.fill("#pin", "4321")
         page.click("#login-form button[type=submit]")
         page.wait_for_url(base + "/settings")
+        expect(page.locator("#walkup-counts")).to_have_text("Checks per day: none yet")
         page.fill("#walkup-strides_per_leg", "2")
         page.click("#settings-save")
         # The browser refuses the form itself (min 4); the API says 400 with the key (unit tests).

@@ -12,6 +12,13 @@ document.addEventListener("DOMContentLoaded", function () {
     $("settings-error").hidden = !error;
   }
 
+  // The gym's count of walk-up checks per day (the only thing kept of them beyond keep_hours).
+  fetch("/api/walkup", { cache: "no-store" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {
+    const days = body ? Object.entries(body.checks_by_day || {}) : [];
+    $("walkup-counts").textContent = "Checks per day: " +
+      (days.length ? days.slice(-14).map(function (d) { return d[0] + " " + d[1]; }).join(" · ") : "none yet");
+  }).catch(function () { /* the count is information only */ });
+
   let loaded = null;  // settings as applied: only changed keys are sent, so the rest stays with the config file
 
   function fill(s) {
