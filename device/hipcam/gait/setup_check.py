@@ -128,13 +128,19 @@ def check_side_view(inp: SetupInput) -> Check:
     return Check("side view", status, f"width/trunk {ratio:.2f}", fix, ratio)
 
 
+def inside(landmarks: np.ndarray, points: tuple[int, ...] = BODY_EDGE) -> np.ndarray:
+    """Per frame (landmarks [..., 33, >=2], normalized): all `points` at least EDGE_MARGIN inside every
+    edge (a NaN point is not). The set-up check's test, also the live page's (service.limits)."""
+    xy = np.asarray(landmarks, np.float64)[..., list(points), :2]
+    with np.errstate(invalid="ignore"):
+        return np.asarray(((xy >= EDGE_MARGIN) & (xy <= 1.0 - EDGE_MARGIN)).all(axis=(-2, -1)))
+
+
 def check_in_frame(inp: SetupInput) -> Check:
     found = _found(inp)
     if not found.any():
         return Check("whole body in frame", FAIL, "no runner", "Put the runner in front of the camera.")
-    xy = np.asarray(inp.landmarks[found][:, BODY_EDGE, :2], np.float64)
-    inside = (xy >= EDGE_MARGIN) & (xy <= 1.0 - EDGE_MARGIN)
-    share = float(inside.all(axis=(1, 2)).mean() * found.mean())
+    share = float(inside(inp.landmarks[found]).mean() * found.mean())
     feet = np.asarray(inp.landmarks[found][:, FEET, 1], np.float64)
     where = "the feet" if np.mean(feet > 1.0 - EDGE_MARGIN) > 0.02 else "the head or feet"
     status = PASS if share >= IN_FRAME_PASS else WARN if share >= IN_FRAME_WARN else FAIL

@@ -19,15 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hipcam.domain import LEG_JOINTS, LEGS
-from hipcam.gait.setup_check import FPS_FAIL
+from hipcam.gait.setup_check import FEET, FPS_FAIL, IN_FRAME_WARN, inside
 
 MIN_FPS = FPS_FAIL  # as the set-up check's, applied to the frames analysed
-FEET_IN_FRAME_SHARE = 0.9  # of the frames with a person
+FEET_IN_FRAME_SHARE = IN_FRAME_WARN  # of the frames with a person: below it the set-up check fails
 WINDOW_FRAMES = 150  # 5 s at 30 frames/s
 MIN_FRAMES = 30  # with a person, before the feet are judged
-_EDGE = 0.005  # normalized: a point on the border is cut off
-_FEET = tuple(LEG_JOINTS[leg][p] for leg in LEGS for p in ("ankle", "heel", "foot_index"))
 
 TIMED_FIGURES = ("hip_extension", "trunk_lean", "cadence")  # what the toe-off and strike timing sets
 
@@ -43,9 +40,8 @@ class Limit:
 
 
 def feet_in_frame(landmarks: np.ndarray) -> bool:
-    """Both feet's ankle, heel and foot tip inside the image (landmarks [33, >=2], normalized)."""
-    xy = np.asarray(landmarks, dtype=np.float64)[list(_FEET), :2]
-    return bool(np.isfinite(xy).all() and ((xy > _EDGE) & (xy < 1 - _EDGE)).all())
+    """Both heels and foot tips inside the image, as the set-up check judges it (landmarks [33, >=2])."""
+    return bool(inside(landmarks, FEET))
 
 
 class LiveLimits:
