@@ -60,6 +60,17 @@ class Locomotion(StrEnum):
 
 RUNNING, WALKING = Locomotion.RUNNING, Locomotion.WALKING
 
+
+class StrikePattern(StrEnum):
+    """Which part of the foot lands first (gait.side_metrics, from the foot's angle at contact)."""
+
+    REARFOOT = "rearfoot"
+    MIDFOOT = "midfoot"
+    FOREFOOT = "forefoot"
+
+
+STRIKE_PATTERNS: tuple[str, ...] = tuple(StrikePattern)
+
 Status = Literal["starting", "running", "no_runner", "camera_lost", "model_missing"]
 STATUSES: tuple[Status, ...] = ("starting", "running", "no_runner", "camera_lost", "model_missing")
 

@@ -8,6 +8,10 @@ Version 3 adds the angles at toe-off, the near-side trunk's midpoint twin and th
 uncertainty (NULL for strides recorded before).
 Version 4 adds ``hip_calibrations``: per runner (the sessions' ``runner`` text), the clinician's
 hip calibration as an offset in the pelvis frame (hipcam.gait.calibration), in trunk lengths.
+Version 5 adds the live-feedback runs. Version 6 adds runner records: every session belongs to one,
+sessions from before go to the ``unassigned`` runner (their ``runner`` text is kept). Version 7 adds
+the side-view metric set per stride (hipcam.gait.side_metrics, docs/side-view-metrics.md).
+Version 8 adds what replays a stride: its landmarks, a star, and the clip files kept.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import sqlite3
 from hipcam.domain import CLASSES, UNKNOWN
 from hipcam.errors import HipcamError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 8
+UNASSIGNED_RUNNER = "unassigned"  # the runner of the sessions recorded before runner records
 DB_NAME = "hipcam.sqlite3"
 
 _V1 = """
@@ -132,7 +137,57 @@ CREATE TABLE feedback_runs (
 CREATE INDEX feedback_runs_session ON feedback_runs(session_id, id);
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+_V6 = f"""
+CREATE TABLE runners (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    height_cm REAL,
+    leg_length_cm REAL,
+    notes TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+INSERT INTO runners (name, created_at) VALUES ('{UNASSIGNED_RUNNER}', CAST(strftime('%s', 'now') AS REAL));
+ALTER TABLE sessions ADD COLUMN runner_id INTEGER REFERENCES runners(id);
+UPDATE sessions SET runner_id = (SELECT id FROM runners WHERE name = '{UNASSIGNED_RUNNER}');
+CREATE INDEX sessions_runner ON sessions(runner_id, id);
+"""
+
+# The side-view metric set (NULL for strides recorded before, or not measurable).
+_V7 = "ALTER TABLE strides ADD COLUMN foot_strike_pattern TEXT;\n" + "".join(
+    f"ALTER TABLE strides ADD COLUMN {name} REAL;\n"
+    for name in (
+        "foot_inclination_at_strike_deg",
+        "shank_angle_at_strike_deg",
+        "overstride_trunk",
+        "knee_flexion_at_strike_deg",
+        "knee_flexion_peak_stance_deg",
+        "vertical_oscillation_trunk",
+        "flight_s",
+        "stride_length_m",
+        "step_length_m",
+    )
+)
+
+# Replay: every stride's landmarks (compressed arrays, hipcam.records.stride_landmarks), a star, and
+# the clip files kept within the session's disk budget (relative to the store's clip folder).
+_V8 = """
+ALTER TABLE strides ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE stride_landmarks (
+    stride_id INTEGER PRIMARY KEY REFERENCES strides(id) ON DELETE CASCADE,
+    data BLOB NOT NULL
+);
+CREATE TABLE stride_clips (
+    stride_id INTEGER PRIMARY KEY REFERENCES strides(id) ON DELETE CASCADE,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    file TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    frames INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX stride_clips_session ON stride_clips(session_id);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8}
 
 
 class StoreError(HipcamError):

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 SESSION_COLUMNS = ("id", "runner", "treadmill_speed", "started_at", "ended_at", "notes")
 # Stride columns written by add_stride (the record's fields but the ids the store assigns).
-_WRITTEN = tuple(c for c in COLUMNS if c not in ("stride_id", "session_id", "recorded_at", "snapshot"))
+_WRITTEN = tuple(c for c in COLUMNS if c not in ("stride_id", "session_id", "recorded_at", "snapshot", "starred"))
 _READ = ", ".join("id AS stride_id" if c == "stride_id" else c for c in COLUMNS)
 
 
@@ -82,6 +82,7 @@ def _stride_from_row(row: sqlite3.Row) -> StrideRecord:
     values = dict(zip(FIELD_NAMES, tuple(row), strict=True))
     if values["back_arch"] is not None:
         values["back_arch"] = bool(values["back_arch"])
+    values["starred"] = bool(values["starred"])
     return StrideRecord(**values)
 
 

@@ -23,6 +23,9 @@ _DIGITS: dict[str, int] = {
     "lower_back_depth_peak": 4,
     "lower_back_depth_neutral": 4,
     "recorded_at": 3,
+    "flight_s": 3,
+    "overstride_trunk": 3,
+    "vertical_oscillation_trunk": 3,
 }
 
 
@@ -73,11 +76,24 @@ class StrideRecord:
     hip_extension_uncertainty_deg: float | None = None  # from landmark jitter/confidence and the mask
     trunk_lean_midpoints_deg: float | None = None  # at toe-off, hip midpoint -> shoulder midpoint
     reason: str = ""  # why the stride is unknown
+    # The side-view metric set (hipcam.gait.side_metrics; docs/side-view-metrics.md). Lengths in trunk
+    # lengths (hip midpoint to shoulder midpoint); in cm only where the runner's height is known.
+    foot_strike_pattern: str | None = None  # rearfoot | midfoot | forefoot (domain.STRIKE_PATTERNS)
+    foot_inclination_at_strike_deg: float | None = None  # heel->toe vs the ground; > 0 toes up
+    shank_angle_at_strike_deg: float | None = None  # knee->ankle vs vertical; > 0 ankle ahead of knee
+    overstride_trunk: float | None = None  # heel ahead of the hip midpoint at foot strike
+    knee_flexion_at_strike_deg: float | None = None
+    knee_flexion_peak_stance_deg: float | None = None
+    vertical_oscillation_trunk: float | None = None  # pelvis height range over the stride
+    flight_s: float | None = None  # stride time in the air (both feet off), per stride
+    stride_length_m: float | None = None  # treadmill speed x stride time (None without a speed)
+    step_length_m: float | None = None
     # Set by the store once the stride is saved.
     session_id: int | None = None
     stride_id: int | None = None
     recorded_at: float | None = None
     snapshot: str | None = None  # the snapshot's file, relative to the store's snapshot folder
+    starred: bool = False  # the clinician starred it: its replay clip is kept
 
     def __post_init__(self) -> None:
         if self.leg not in LEGS:
@@ -115,8 +131,9 @@ class StrideRecord:
         for key, value in list(values.items()):
             if isinstance(value, float) and not math.isfinite(value):
                 values[key] = None
-        if values.get("back_arch") is not None:
-            values["back_arch"] = bool(values["back_arch"])
+        for flag in ("back_arch", "starred"):
+            if values.get(flag) is not None:
+                values[flag] = bool(values[flag])
         return cls(**values)
 
 

@@ -116,7 +116,7 @@ def _v3_database(path: Path) -> None:
 
 
 def test_a_version_3_database_migrates_to_the_current_with_everything_kept(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 5  # 4: hip calibrations, 5: feedback runs
+    assert SCHEMA_VERSION == 8  # 4: hip calibrations, 5: feedback runs, 6: runners, 7: side-view metrics, 8: replay
     _v3_database(tmp_path / DB_NAME)
     store = Store(tmp_path)
     try:
