@@ -9,6 +9,7 @@ for the graph actually run (its segmentation branch is cut out when nothing read
 
 from __future__ import annotations
 
+import json
 import resource
 import sys
 import time
@@ -17,11 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
+from hipcam.atomic import atomic_writer
 from hipcam.capture.opencv_source import OpenCVSource
+from hipcam.commands.bench_agreement import Agreement, agreement
 from hipcam.config import HipcamConfig
+from hipcam.pose import budget
 from hipcam.pose.landmarks import OUT_SEGMENTATION
-from hipcam.pose.tracker import BlazePose, StageTimings
+from hipcam.pose.precision import PrecisionChoice
+from hipcam.pose.tracker import DETECTOR_FILE, LANDMARK_FILE, BlazePose, StageTimings
 
+MASK_SHARE = 0.25  # frames that read the segmentation mask when it is scheduled (pose.mask)
+BUDGET_FPS = 30.0  # the camera rate the detector's re-checks are amortized over
 MEMORY_BUDGET_MB = 192  # pre-decoded frames for the in-memory pass
 STAGES = ("decode", "preprocess", "detector", "landmark", "postprocess")
 
@@ -48,6 +55,8 @@ class BenchReport:
     segmentation_pruned: bool  # the landmark graph ran without its (unused) segmentation branch
     peak_rss_end_to_end_mb: float
     peak_rss_mb: float
+    precision: PrecisionChoice
+    agreement: Agreement | None  # with FP32 on the in-memory frames (None when FP32 ran)
 
     @property
     def fraction_of_bound(self) -> float:
@@ -136,17 +145,23 @@ def run_bench(video: Path, cfg: HipcamConfig, max_frames: int | None = None) -> 
     budget = max(1, int(MEMORY_BUDGET_MB * 1024 * 1024 // (width * height * 3)))
     frames, fps = _decode(video, cfg, min(e2e.frames, budget))
     in_memory, bound = _in_memory(pose, frames, fps)
+    agreed = None
+    if pose.precision.precision != "fp32":
+        fp32 = BlazePose.from_config(cfg.model_copy(update={"pose": cfg.pose.model_copy(update={"precision": "fp32"})}))
+        agreed = agreement(pose, fp32, frames, fps)
     return BenchReport(
         video=str(video),
         width=width,
         height=height,
-        threads=cfg.pose.threads,
+        threads=pose.threads,
         end_to_end=e2e,
         in_memory=in_memory,
         bare_model_fps=bound,
         segmentation_pruned=OUT_SEGMENTATION not in pose.landmark_model.model.output_names,
         peak_rss_end_to_end_mb=rss_e2e,
         peak_rss_mb=peak_rss_mb(),
+        precision=pose.precision,
+        agreement=agreed,
     )
 
 
@@ -158,8 +173,16 @@ def format_bench(r: BenchReport) -> str:
             f"  p95 {s.latency_p95_ms:.1f} ms  person in {s.found}\n{'':<12} per stage (ms/frame): {stages}"
         )
 
+    a = r.agreement
+    agreed = (
+        "agreement with FP32: FP32 itself"
+        if a is None
+        else f"agreement with FP32 over {a.frames} frames: median {a.median_pct:.2f}% of torso "
+        f"({a.median_px:.2f} px), p95 {a.p95_pct:.2f}%"
+    )
     return "\n".join(
         [
+            f"precision {r.precision.precision} (pose.precision = {r.precision.requested}: {r.precision.reason})",
             f"{r.video}: {r.width}x{r.height}, {r.threads} interpreter threads, landmark graph "
             + ("without its segmentation branch (no mask consumer)" if r.segmentation_pruned else "complete"),
             row("end to end", r.end_to_end),
@@ -168,5 +191,35 @@ def format_bench(r: BenchReport) -> str:
             f"{r.fraction_of_bound:.0%} of that bound",
             f"peak RSS: {r.peak_rss_end_to_end_mb:.0f} MB after the end-to-end pass, "
             f"{r.peak_rss_mb:.0f} MB with the in-memory frames",
+            agreed,
         ]
     )
+
+
+def write_json(r: BenchReport, path: Path) -> None:
+    """The figures for scripts and the arm64 check (keys as documented in the README)."""
+    a = r.agreement
+    figures = {
+        "precision": r.precision.precision,
+        "precision_reason": r.precision.reason,
+        "threads": r.threads,
+        "fps_in_memory": round(r.in_memory.fps, 2),
+        "fps_end_to_end": round(r.end_to_end.fps, 2),
+        "stage_ms": {k: round(v, 3) for k, v in r.in_memory.stage_ms.items()},
+        "agreement_median_pct": 0.0 if a is None else round(a.median_pct, 3),
+        "agreement_p95_pct": 0.0 if a is None else round(a.p95_pct, 3),
+        "peak_rss_mb": round(r.peak_rss_mb, 1),
+    }
+    with atomic_writer(path) as f:
+        f.write(json.dumps(figures, indent=2).encode())
+
+
+def format_budget(cfg: HipcamConfig) -> str:
+    """``hipcam bench --budget``: MACs per frame of each live configuration, counted from the graphs,
+    and the frame rates they imply on a Pi 4 and a Pi 5 (README, "Frame rate on a Pi")."""
+    models = cfg.paths.models()
+    full = budget.count_file(models / LANDMARK_FILE)
+    pruned = budget.count_file(models / LANDMARK_FILE, (OUT_SEGMENTATION,))
+    detector = budget.count_file(models / DETECTOR_FILE)
+    configs = budget.configurations(full, pruned, detector, BUDGET_FPS, cfg.pose.recheck_interval_s, MASK_SHARE)
+    return "\n\n".join([budget.budget_table([full, pruned, detector], configs), budget.estimates_table(configs)])

@@ -70,7 +70,22 @@ def cmd_setup_check(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from hipcam.commands.bench import format_bench, run_bench
 
-    print(format_bench(run_bench(Path(args.video), _config(args), max_frames=args.frames)))
+    if args.budget:
+        from hipcam.commands.bench import format_budget
+
+        print(format_budget(_config(args)))
+        return 0
+    if not args.video:
+        raise HipcamError("bench: give a video (or --budget for the compute table)")
+    cfg = _config(args)
+    if args.precision:
+        cfg = cfg.model_copy(update={"pose": cfg.pose.model_copy(update={"precision": args.precision})})
+    report = run_bench(Path(args.video), cfg, max_frames=args.frames)
+    print(format_bench(report))
+    if args.json:
+        from hipcam.commands.bench import write_json
+
+        write_json(report, Path(args.json))
     return 0
 
 
@@ -157,8 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setup_check(add("setup-check", cmd_setup_check, "check the camera set-up with a runner on the treadmill"))
 
     p = add("bench", cmd_bench, "measure pose throughput, per-stage latency and memory on a video")
-    p.add_argument("video")
+    p.add_argument("video", nargs="?")
     p.add_argument("--frames", type=int, default=None, help="use at most this many frames")
+    p.add_argument("--budget", action="store_true", help="print the MACs per frame from the model graphs instead")
+    p.add_argument("--precision", choices=("auto", "fp32", "fp16", "int8"), help="override pose.precision")
+    p.add_argument("--json", help="also write the figures to this JSON file")
 
     p = add("compare-landmarks", cmd_compare, "agreement of two landmarks files (reference first)")
     p.add_argument("reference")

@@ -17,7 +17,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -73,7 +73,13 @@ class CaptureConfig(Section):
 
 
 class PoseConfig(Section):
-    threads: int = Field(2, ge=1, le=16, description="interpreter threads for each model")
+    threads: Annotated[int, Field(ge=1, le=16)] | Literal["auto"] = Field(
+        "auto", description="interpreter threads for each model (1-16); auto: all cores but one, at most 4"
+    )
+    precision: Literal["auto", "fp32", "fp16", "int8"] = Field(
+        "auto",
+        description="landmark model arithmetic; auto: fp16 on a CPU with FP16 (Pi 5), int8 where built, else fp32",
+    )
     detection_threshold: float = Field(0.5, ge=0.05, le=0.99, description="min detector score for a person")
     presence_threshold: float = Field(0.5, ge=0.05, le=0.99, description="min landmark-model pose score")
     smooth_landmarks: bool = Field(True, description="One-Euro smoothing of landmarks across frames")

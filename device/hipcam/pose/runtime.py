@@ -93,14 +93,22 @@ class TfliteModel:
     """One .tflite model, allocated once, with inputs and outputs addressed by tensor name.
 
     ``drop_outputs`` removes outputs nobody reads, and the work only they need, before loading.
+    ``content``: the model's bytes as already read (and changed, e.g. hipcam.pose.precision's FP16
+    hint) from ``path``, which then only names it in messages.
     """
 
-    def __init__(self, path: str | os.PathLike[str], num_threads: int = 2, drop_outputs: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        num_threads: int = 2,
+        drop_outputs: tuple[str, ...] = (),
+        content: bytes | None = None,
+    ) -> None:
         p = Path(path)
-        if not p.is_file():
+        if content is None and not p.is_file():
             raise AssetError(f"{p}: missing; run `hipcam fetch`")
         interpreter_class = _interpreter_class()
-        content = p.read_bytes()
+        content = p.read_bytes() if content is None else content
         if not content:
             raise AssetError(f"{p}: empty file; run `hipcam fetch`")
         try:

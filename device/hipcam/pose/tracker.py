@@ -10,6 +10,7 @@ they are clearly the better subject (``switch_target``).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from hipcam.config import HipcamConfig
+from hipcam.pose import precision
 from hipcam.pose.detector import Detection, PoseDetector, iou
 from hipcam.pose.landmarks import OUT_SEGMENTATION, LandmarkModel, RawPose, segmentation_mask
 from hipcam.pose.roi import Roi, mask_to_image, roi_from_alignment
 from hipcam.pose.runtime import TfliteModel
 from hipcam.pose.smoothing import PoseSmoother
+
+log = logging.getLogger(__name__)
 
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
@@ -144,6 +148,8 @@ class BlazePose:
         self.keep_mask = keep_mask
         self.recheck_interval_s = recheck_interval_s  # 0: never look for a better subject while tracking
         self.timings = StageTimings()  # of the last processed frame, also when nobody was found
+        self.precision = precision.PrecisionChoice("fp32", "fp32", "models given directly")
+        self.threads = 0  # set by from_config (0: not known)
         self._roi: Roi | None = None
         self._last_check_s: float | None = None  # when the detector last ran
         self._retry_check = False  # re-check on the next frame: the last one's better person was refused
@@ -154,18 +160,23 @@ class BlazePose:
     @classmethod
     def from_config(cls, cfg: HipcamConfig, keep_mask: bool = False, models_dir: Path | None = None) -> BlazePose:
         models = models_dir or cfg.paths.models()
-        threads = cfg.pose.threads
+        threads = precision.inference_threads(cfg.pose.threads)
+        choice = precision.choose(cfg.pose.precision, models)
+        landmark_bytes = precision.landmark_model_bytes(choice, models / LANDMARK_FILE, models)
         # Without a mask consumer the segmentation branch is cut out of the graph (~25% of its time).
         drop = () if keep_mask else (OUT_SEGMENTATION,)
-        return cls(
+        log.info("pose: landmark model in %s (%s), %d threads", choice.precision, choice.reason, threads)
+        pose = cls(
             TfliteModel(models / DETECTOR_FILE, threads),
-            TfliteModel(models / LANDMARK_FILE, threads, drop_outputs=drop),
+            TfliteModel(models / LANDMARK_FILE, threads, drop_outputs=drop, content=landmark_bytes),
             detection_threshold=cfg.pose.detection_threshold,
             presence_threshold=cfg.pose.presence_threshold,
             smooth=cfg.pose.smooth_landmarks,
             keep_mask=keep_mask,
             recheck_interval_s=cfg.pose.recheck_interval_s,
         )
+        pose.precision, pose.threads = choice, threads
+        return pose
 
     def reset(self) -> None:
         """Forget the tracked person (e.g. after a seek or a camera switch)."""
