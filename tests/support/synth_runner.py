@@ -43,6 +43,15 @@ class RunnerSpec:
     overground: bool = False  # walk across the frame: the pelvis moves, the stance foot stays put in the image
     start_x: float | None = None  # pelvis x at t=0 (px); default: centre, or the left/right edge overground
     walking: bool = False  # the pelvis vaults (highest at mid-stance) instead of bouncing: see `walker()`
+    bob_px: float | None = None  # pelvis bob amplitude (x scale; range 2x); None: 4 running, -5 walking
+    # The side-view metric set with known values (`_known_leg`): the foot's inclination at contact and
+    # the shank's angle are prescribed (zero slope at contact), the knee sits on the shank; the truth
+    # per frame is in Synth.known. Off by default: the legs every other test relies on stay as they are.
+    known_leg: bool = False
+    foot_strike_deg: float = 15.0  # heel -> foot tip against the ground at contact, + toes up
+    shank_strike_deg: float = 8.0  # knee -> ankle from the vertical at contact, + ankle ahead of the knee
+    shank_mid_stance_deg: float = -18.0
+    shank_toe_off_deg: float = -32.0
 
 
 @dataclass
@@ -52,6 +61,18 @@ class Synth:
     events: list[tuple[float, str, str]] = field(default_factory=list)  # (time s, leg, type)
     px: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [N, 33, 2] rolled pixels, noise-free
     lumbar_depth: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [N] rendered concavity depth
+    # known_leg: per frame truth, keys "<metric>_<leg>" (foot_incl, shank, knee_flex in deg, overstride
+    # in trunk lengths), from the noise-free, un-rolled geometry; "pelvis_range" in trunk lengths.
+    known: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def stance_s(self) -> float:
+        return self.spec.duty * 120.0 / self.spec.cadence_spm
+
+    @property
+    def flight_s(self) -> float:
+        """Per stride: two flight phases of (0.5 - duty) strides each (0 with double support)."""
+        return 2.0 * max(0.0, 0.5 - self.spec.duty) * 120.0 / self.spec.cadence_spm
 
     def event_frames(self, leg: str, kind: str) -> np.ndarray:
         return np.array([t * self.spec.fps for t, lg, k in self.events if lg == leg and k == kind])
@@ -95,11 +116,13 @@ def generate(spec: RunnerSpec) -> Synth:
     pts = np.full((n, 33, 2), np.nan)
     # Running bounces: the pelvis is lowest (image y largest) at each leg's mid-stance; walking vaults
     # over the stance leg: highest there (gait.locomotion).
-    bob = (-5.0 if spec.walking else 4.0) * k * np.cos(2 * np.pi * 2 * (t / period - spec.duty / 2))
+    amplitude = spec.bob_px if spec.bob_px is not None else (-5.0 if spec.walking else 4.0)
+    bob = amplitude * k * np.cos(2 * np.pi * 2 * (t / period - spec.duty / 2))
     hip = np.stack([hip0[0] + d * speed * t, hip0[1] + bob], axis=-1)
     lean = np.radians(spec.trunk_lean_deg + 0.8 * np.sin(2 * np.pi * 2 * t / period))
     sh = hip + trunk * np.stack([d * np.sin(lean), -np.cos(lean)], axis=-1)
     events: list[tuple[float, str, str]] = []
+    known: dict[str, np.ndarray] = {"pelvis_range": np.full(n, 2 * abs(amplitude) * k / trunk)}
     push_off = np.zeros(n)
     for leg, offset, side in (("right", 0.0, 1.0), ("left", 0.5, -1.0)):
         phase = (t / period + offset) % 1.0
@@ -125,6 +148,9 @@ def generate(spec: RunnerSpec) -> Synth:
         # During stance the toe stays on the ground; when the heel rises the foot pivots on the toe.
         toe[:, 0] = np.where(stance, heel[:, 0] + d * np.sqrt(np.maximum(foot**2 - heel_raise**2, 0)), toe[:, 0])
         ankle = heel + np.array([d * 8 * k, -12 * k])
+        if spec.known_leg:
+            knee, ankle, heel, toe = _known_leg(spec, phase, heel[:, 0], ground - lift, heel_raise, k)
+            known |= _truth(leg, hip_leg, knee, ankle, heel, toe, hip, d, trunk)
         li = 0 if leg == "left" else 1
         pts[:, 23 + li], pts[:, 25 + li], pts[:, 27 + li] = hip_leg, knee, ankle
         pts[:, 29 + li], pts[:, 31 + li] = heel, toe
@@ -142,7 +168,58 @@ def generate(spec: RunnerSpec) -> Synth:
     pts[:, 9] = pts[:, 10] = head + np.array([d * 0.09 * trunk, 0.08 * trunk])
     sy = _finish(spec, rng, pts, events)
     sy.lumbar_depth = spec.lumbar_depth_ratio + spec.arch_increase_ratio * push_off
+    sy.known = known if spec.known_leg else {}
     return sy
+
+
+def _known_leg(
+    spec: RunnerSpec, phase: np.ndarray, heel_x: np.ndarray, sole_y: np.ndarray, heel_raise: np.ndarray, k: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(knee, ankle, heel, toe) [N, 2] of a leg with a prescribed foot inclination and shank angle.
+
+    The foot (45 px x k) turns from `foot_strike_deg` at contact to flat by 30 % of stance (about the
+    heel on the ground for a rearfoot strike, the foot tip for a forefoot one), stays flat, then pivots on
+    the tip as the heel rises (as the default runner), and turns back to `foot_strike_deg` over the
+    swing. The ankle is fixed in the foot; the knee sits one shank length (100 px x k) up the shank, whose
+    angle from the vertical is blended through the keys (zero slope at contact, so one frame of event
+    timing moves it little). The thigh is what joins the hip to that knee."""
+    d = 1.0 if spec.direction == "right" else -1.0
+    duty, foot, shank_len = spec.duty, 45.0 * k, 100.0 * k
+    stance = phase < duty
+    late = -np.degrees(np.arcsin(np.clip(heel_raise / foot, 0.0, 0.9)))  # the pivot on the foot tip
+    at_toe_off = float(-np.degrees(np.arcsin(min(0.12 * 150 * k / foot, 0.9))))
+    early = _blend(np.clip(phase, 0, 0.3 * duty), [(0.0, spec.foot_strike_deg), (0.3 * duty, 0.0), (1.0, 0.0)])
+    swing = _blend(np.clip(phase, duty, 0.999999), [(0.0, 0.0), (duty, at_toe_off), (1.0, spec.foot_strike_deg)])
+    beta = np.radians(np.where(stance, np.where(phase < 0.6 * duty, early, late), swing))
+    pivot = stance & (phase >= 0.6 * duty)  # the heel rising, the foot tip on the ground
+    heel_y = np.where(pivot, sole_y - heel_raise, sole_y - foot * np.maximum(0.0, -np.sin(beta)))
+    heel = np.stack([heel_x, heel_y], axis=-1)
+    toe = np.stack([heel_x + d * foot * np.cos(beta), heel_y - foot * np.sin(beta)], axis=-1)
+    fwd, up = 8 * k * np.cos(beta) - 12 * k * np.sin(beta), 8 * k * np.sin(beta) + 12 * k * np.cos(beta)
+    ankle = np.stack([heel[:, 0] + d * fwd, heel[:, 1] - up], axis=-1)
+    keys = [(0.0, spec.shank_strike_deg), (duty / 2, spec.shank_mid_stance_deg), (duty, spec.shank_toe_off_deg),
+            (0.72, -70.0), (1.0, spec.shank_strike_deg)]  # fmt: skip
+    phi = np.radians(_blend(phase, keys))
+    knee = ankle - shank_len * np.stack([d * np.sin(phi), np.cos(phi)], axis=-1)
+    return knee, ankle, heel, toe
+
+
+def _truth(
+    leg: str, hip_leg: np.ndarray, knee: np.ndarray, ankle: np.ndarray, heel: np.ndarray, toe: np.ndarray,
+    hip: np.ndarray, d: float, trunk: float,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The leg's true side-view angles per frame, from the noise-free un-rolled points (the knee by the
+    law of cosines, not the analysis's own formula)."""
+    a, b = np.hypot(*(hip_leg - knee).T), np.hypot(*(ankle - knee).T)
+    c = np.hypot(*(hip_leg - ankle).T)
+    included = np.degrees(np.arccos(np.clip((a**2 + b**2 - c**2) / (2 * a * b), -1.0, 1.0)))
+    foot, shank = toe - heel, ankle - knee
+    return {
+        f"foot_incl_{leg}": np.degrees(np.arctan2(-foot[:, 1], d * foot[:, 0])),
+        f"shank_{leg}": np.degrees(np.arctan2(d * shank[:, 0], shank[:, 1])),
+        f"knee_flex_{leg}": 180.0 - included,
+        f"overstride_{leg}": d * (heel[:, 0] - hip[:, 0]) / trunk,
+    }
 
 
 def _finish(spec: RunnerSpec, rng: np.random.Generator, pts: np.ndarray, events: list) -> Synth:

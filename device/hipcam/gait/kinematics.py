@@ -7,7 +7,8 @@ Shared by the offline and live paths (their filters: hipcam.gait.filters). All a
   hips; per side (TRUNK_SIDE: the near side is the clinician's line, greater trochanter to acromion,
   Souza 2016) and from the midpoints (TRUNK: both sides, the far one guessed by BlazePose);
 - heel/toe forward position: (foot x - hip-midpoint x) along the running direction, in trunk lengths;
-- heel/toe height: (foot y - hip-midpoint y) in trunk lengths, image y down (the ground is the maximum).
+- heel/toe height: (foot y - hip-midpoint y) in trunk lengths, image y down (the ground is the maximum);
+- foot inclination, shank angle, knee flexion: see FOOT_INCL, SHANK, KNEE_FLEX (docs/side-view-metrics.md).
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ CHANNELS: tuple[str, ...] = (
     "trunk_lean_right",
     "pelvis_up",
     "ankle_gap",
+    "foot_incl_left",
+    "foot_incl_right",
+    "shank_left",
+    "shank_right",
+    "knee_flex_left",
+    "knee_flex_right",
+    "trunk_px",
 )
 TRUNK = 0
 THIGH = {"left": 1, "right": 2}
@@ -45,6 +53,13 @@ TRUNK_SIDE = {"left": 11, "right": 12}  # one side's hip -> shoulder (the clinic
 # Walking vs running (gait.locomotion): the hip midpoint's height and the left ankle's lead on the right
 # one, in levelled pixels (only their correlation is used, so no scale is needed).
 PELVIS_UP, ANKLE_GAP = 13, 14
+# The side-view metric set (gait.side_metrics): heel -> foot tip against the levelled ground (+ toes up),
+# knee -> ankle from the downward vertical (+ ankle ahead of the knee), knee flexion (180 - the
+# hip-knee-ankle angle, < 0 bent backward), and the trunk length in levelled pixels (a scale per frame).
+FOOT_INCL = {"left": 15, "right": 16}
+SHANK = {"left": 17, "right": 18}
+KNEE_FLEX = {"left": 19, "right": 20}
+TRUNK_PX = 21
 
 
 def joint_ok(landmarks: np.ndarray, params: GaitParams) -> np.ndarray:
@@ -131,10 +146,26 @@ def frame_signals(xy: np.ndarray, ok: np.ndarray, d: int | np.ndarray) -> np.nda
             out[..., TOE[leg]] = d * (p[..., j["foot_index"], 0] - hp[..., 0]) / trunk_len
             out[..., HEEL_Y[leg]] = (p[..., j["heel"], 1] - hp[..., 1]) / trunk_len
             out[..., TOE_Y[leg]] = (p[..., j["foot_index"], 1] - hp[..., 1]) / trunk_len
+            _leg_angles(out, p, leg, d)
     out[..., PELVIS_UP] = -hp[..., 1]
+    out[..., TRUNK_PX] = trunk_len
     left, right = LEG_JOINTS["left"]["ankle"], LEG_JOINTS["right"]["ankle"]
     out[..., ANKLE_GAP] = d * (p[..., left, 0] - p[..., right, 0])
     return out
+
+
+def _leg_angles(out: np.ndarray, p: np.ndarray, leg: str, d: int | np.ndarray) -> None:
+    """The leg's foot inclination, shank angle and knee flexion (deg) into `out`, in place."""
+    j = LEG_JOINTS[leg]
+    foot = p[..., j["foot_index"], :] - p[..., j["heel"], :]
+    thigh = p[..., j["knee"], :] - p[..., j["hip"], :]
+    shank = p[..., j["ankle"], :] - p[..., j["knee"], :]
+    out[..., FOOT_INCL[leg]] = np.degrees(np.arctan2(-foot[..., 1], d * foot[..., 0]))
+    forward_of_down = np.degrees(np.arctan2(d * shank[..., 0], shank[..., 1]))
+    out[..., SHANK[leg]] = forward_of_down
+    # Thigh minus shank, both from the downward vertical and + forward: > 0 the shank swings back.
+    flex = np.degrees(np.arctan2(d * thigh[..., 0], thigh[..., 1])) - forward_of_down
+    out[..., KNEE_FLEX[leg]] = (flex + 180.0) % 360.0 - 180.0
 
 
 def leg_visibility(landmarks: np.ndarray, leg: str) -> np.ndarray:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS, UNKNOWN
+from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS, UNKNOWN, other_leg
 from hipcam.gait.direction_vote import DirectionVote
 from hipcam.gait.events import FootEvent, find_events, foot_tracks, settle_s, toe_off_between
 from hipcam.gait.filters import CausalFilter, design_filter, fill_gaps, odd_window, zero_lag
@@ -352,6 +352,8 @@ class LiveGait:
             near=near,
             raw=raw,
             trunk_frame=None if frame is None else frame - base,
+            other_strikes=tuple(f - base for f in [self._last_strike[other_leg(leg)]] if f is not None),
+            other_toe_offs=tuple(t - base for t in self._to[other_leg(leg)]),  # for the flight time
         )
         stride = measure_stride(window, self.params)
         if duration < self.params.min_stride_s and not stride.reason:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hipcam.config.gait import GaitParams
-from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS
+from hipcam.domain import LEGS, MASK_FEATURES, NUM_LANDMARKS, other_leg
 from hipcam.errors import HipcamError, LandmarksFileError
 from hipcam.gait.events import FootEvent, find_events, foot_tracks, toe_off_between
 from hipcam.gait.filters import design_filter, fill_gaps, odd_window, zero_lag
@@ -165,6 +165,8 @@ def _leg(clip: _Clip, leg: str, events: list[FootEvent], params: GaitParams) -> 
     median = float(np.median(durations)) if durations else None
     quality = leg_visibility(clip.landmarks, leg)
     near_to = [e.frame for e in events if e.leg == clip.near and e.type == "toe_off"]
+    other_fs = tuple(e.frame for e in events if e.leg == other_leg(leg) and e.type == "foot_strike")
+    other_to = tuple(e.frame for e in events if e.leg == other_leg(leg) and e.type == "toe_off")
     strides: list[Stride] = []
     for (a, b), tof in zip(pairs, toe_offs, strict=True):
         duration, stance, swing = counted_times(a, tof, b, rate)
@@ -186,6 +188,8 @@ def _leg(clip: _Clip, leg: str, events: list[FootEvent], params: GaitParams) -> 
             near=clip.near,
             raw=clip.raw,
             trunk_frame=trunk_frame_for(leg, tof, clip.near, near_to, rate, params.max_stride_s / 2),
+            other_strikes=tuple(f for f in other_fs if a <= f <= b),
+            other_toe_offs=tuple(t for t in other_to if a <= t <= 2 * b - a),  # its toe-off may follow b (walking)
         )
         strides.append(measure_stride(window, params))
     return leg_events, strides

@@ -9,6 +9,7 @@ import numpy as np
 
 from hipcam.domain import CLASSES, UNKNOWN, WALKING
 from hipcam.gait.events import FootEvent
+from hipcam.gait.side_metrics import SideMetrics
 from hipcam.gait.strides import GaitReport, Stride
 from hipcam.records.stride import StrideRecord
 
@@ -27,7 +28,7 @@ def _opt(x: float | None) -> float | None:
 def stride_record(s: Stride, t_start: float | None, t_end: float | None) -> StrideRecord:
     """A measured stride in the one record shape (hipcam.records.stride), timed by the caller:
     offline from frame numbers, live from the frames' timestamps."""
-    arch = s.back_arch
+    arch, side = s.back_arch, s.side
     return StrideRecord(
         leg=s.leg,
         cls=s.cls,
@@ -58,7 +59,22 @@ def stride_record(s: Stride, t_start: float | None, t_end: float | None) -> Stri
         hip_extension_uncertainty_deg=_opt(s.hip_extension_uncertainty_deg),
         trunk_lean_midpoints_deg=_opt(s.trunk_lean_midpoints_deg),
         reason=s.reason,
+        **_side_fields(side),
     )
+
+
+def _side_fields(side: SideMetrics) -> dict[str, Any]:
+    """The side-view metric set as StrideRecord fields (lengths from the speed: records.side_lengths)."""
+    return {
+        "foot_strike_pattern": side.foot_strike_pattern,
+        "foot_inclination_at_strike_deg": _opt(side.foot_inclination_at_strike_deg),
+        "shank_angle_at_strike_deg": _opt(side.shank_angle_at_strike_deg),
+        "overstride_trunk": _opt(side.overstride_trunk),
+        "knee_flexion_at_strike_deg": _opt(side.knee_flexion_at_strike_deg),
+        "knee_flexion_peak_stance_deg": _opt(side.knee_flexion_peak_stance_deg),
+        "vertical_oscillation_trunk": _opt(side.vertical_oscillation_trunk),
+        "flight_s": _opt(side.flight_s),
+    }
 
 
 def _offline_record(s: Stride, fps: float) -> StrideRecord:
@@ -109,16 +125,27 @@ def _fmt(x: float | None, width: int, digits: int = 1) -> str:
     return f"{'-':>{width}}" if x is None or not math.isfinite(x) else f"{x:>{width}.{digits}f}"
 
 
+def _side_cells(m: SideMetrics) -> str:
+    pattern = (m.foot_strike_pattern or "-")[0].upper()
+    return (
+        f"{pattern:>3} {_fmt(m.foot_inclination_at_strike_deg, 5)} {_fmt(m.shank_angle_at_strike_deg, 5)} "
+        f"{_fmt(m.knee_flexion_at_strike_deg, 4, 0)} {_fmt(m.overstride_trunk, 5, 2)} {_fmt(m.flight_s, 6, 3)}"
+    )
+
+
 def format_table(report: GaitReport) -> str:
     """One line per stride (times in seconds at the report's fps), then the summary.
 
     thigh, trunk, hip ext (± its uncertainty): at toe-off, the class is decided on them; peak: the
     stride's peak thigh angle; arch+: lower-back depth gained at peak extension (the mask's D measure,
-    trunk lengths).
+    trunk lengths). At foot strike (docs/side-view-metrics.md): pat (R/M/F strike pattern), foot
+    (inclination, + toes up), shank (+ ankle ahead of the knee), knee (flexion), over (heel ahead of the
+    hip, trunk lengths); flight: the stride's time with both feet off.
     """
     head = (
         f"{'#':>3} {'leg':<5} {'strike':>7} {'toe-off':>7} {'end':>7} {'stance s':>8} {'thigh':>6} "
-        f"{'trunk':>6} {'hip ext':>7} {'±':>4} {'peak':>5} {'arch+':>6}  class conf  note"
+        f"{'trunk':>6} {'hip ext':>7} {'±':>4} {'peak':>5} {'arch+':>6} pat {'foot':>5} {'shank':>5} "
+        f"{'knee':>4} {'over':>5} {'flight':>6}  class conf  note"
     )
     lines = [head, "-" * len(head)]
     for i, s in enumerate(report.strides, 1):
@@ -128,7 +155,7 @@ def format_table(report: GaitReport) -> str:
             f"{i:>3} {s.leg:<5} {s.foot_strike_frame:>7} {toe:>7} {s.end_frame:>7} {_fmt(s.stance_s, 8, 3)} "
             f"{_fmt(s.thigh_at_toe_off_deg, 6)} {_fmt(s.trunk_lean_at_toe_off_deg, 6)} "
             f"{_fmt(s.hip_extension_at_toe_off_deg, 7)} {_fmt(s.hip_extension_uncertainty_deg, 4)} "
-            f"{_fmt(s.thigh_peak_deg, 5)} {_fmt(s.back_arch.lumbar_arch_change, 6, 3)}  "
+            f"{_fmt(s.thigh_peak_deg, 5)} {_fmt(s.back_arch.lumbar_arch_change, 6, 3)} {_side_cells(s.side)}  "
             f"{s.cls:<5} {s.confidence:4.2f}  {note}"
         )
     summary = to_dict(report)["summary"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from hipcam.gait.classify import arch_margin, classify
 from hipcam.gait.events import FootEvent
 from hipcam.gait.kinematics import THIGH, TRUNK, TRUNK_SIDE, level_axis_angle
 from hipcam.gait.locomotion import pelvis_gait_correlation, stride_locomotion
+from hipcam.gait.side_metrics import SideMetrics, side_metrics
 from hipcam.gait.timing import StepTiming
 
 _PEAK_HALF_WINDOW_S = 0.04  # the mask thigh is pooled this close to the peak thigh frame
@@ -59,6 +60,7 @@ class Stride:
     reason: str = ""  # why the stride is 'unknown'
     locomotion: str = RUNNING  # domain.Locomotion; a walking stride is never classified (gait.locomotion)
     pelvis_gait_r: float = math.nan  # the correlation it was decided on
+    side: SideMetrics = field(default_factory=SideMetrics)  # the side-view metric set (gait.side_metrics)
 
 
 @dataclass
@@ -111,6 +113,9 @@ class StrideWindow:
     # so at the far leg's toe-off the near-side line reads the trunk several degrees back.
     trunk_frame: int | None = None
     raw: np.ndarray | None = None  # unfiltered signals like `filtered` (the landmark jitter); None: not known
+    # The other leg's foot strikes and toe-offs (indices like start/end) for the flight time; None: not known.
+    other_strikes: tuple[int, ...] | None = None
+    other_toe_offs: tuple[int, ...] | None = None
 
 
 def trunk_frame_for(
@@ -248,6 +253,7 @@ def measure_stride(w: StrideWindow, params: GaitParams) -> Stride:
     """Measure and classify the stride `w` describes: on the angles at toe-off (the clinical measure)."""
     thigh = w.filtered[w.start : w.end, THIGH[w.leg]]
     stride = _unmeasured(w)
+    stride.side = side_metrics(w)
     q = float(np.median(w.quality[w.start : w.end])) if w.end > w.start else 0.0
     stride.reason = _rejection(w, thigh, q, params)
     stride.pelvis_gait_r = pelvis_gait_correlation(w.filtered, w.end, w.fps, w.duration_s)
