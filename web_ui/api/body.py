@@ -11,12 +11,13 @@ from typing import Any
 from flask import request
 from flask.json.provider import DefaultJSONProvider
 
+from hipcam.records import runners
 from web_ui.security import ApiError
 
 log = logging.getLogger(__name__)
 
-MAX_RUNNER = 80
-MAX_NOTES = 20_000
+MAX_RUNNER = runners.MAX_NAME
+MAX_NOTES = runners.MAX_NOTES
 MAX_SPEED_KMH = 40.0
 MAX_JSON_DEPTH = 32  # the API's bodies nest 2 deep; Python's parser recurses (RecursionError near 1000)
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
@@ -155,3 +156,53 @@ def calibration_frame(body: dict[str, Any]) -> tuple[str, dict[str, int]]:
         )
     keys = ("seq",) if kind == "live" else ("session_id", "stride_id")
     return kind, {key: _whole(frame, key) for key in keys}
+
+
+def _record_id(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
+        raise ApiError(400, f"{field} must be a runner's id (a whole number)")
+    return value
+
+
+def runner_id(data: dict[str, Any]) -> int | None:
+    """``runner_id``: a runner's id, or absent / null."""
+    value = data.get("runner_id")
+    return None if value is None else _record_id(value, "runner_id")
+
+
+def _length_cm(value: Any, field: str) -> float | None:
+    """A length in cm: a number, a number as text (the form's), or null / "" for none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.replace(",", "."))
+        except ValueError:
+            raise ApiError(400, f"{field} must be a number (cm)") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ApiError(400, f"{field} must be a number (cm)")
+    return float(value)
+
+
+RUNNER_FIELDS = ("name", "height_cm", "leg_length_cm", "notes")
+
+
+def runner_fields(data: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """A runner record's fields from a body: ``name`` (required when creating), ``height_cm``,
+    ``leg_length_cm``, ``notes``; anything else, or nothing to change, is a 400."""
+    if extra := sorted(set(data) - set(RUNNER_FIELDS)):
+        raise ApiError(400, f"unknown field {extra[0]!r} (a runner has {', '.join(RUNNER_FIELDS)})")
+    if not data or (creating and "name" not in data):
+        raise ApiError(400, "send the runner's name" if creating else f"send one of {', '.join(RUNNER_FIELDS)}")
+    out: dict[str, Any] = {}
+    if "name" in data:
+        value = data["name"]
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_RUNNER:
+            raise ApiError(400, f"name must be the runner's name or ID, 1 to {MAX_RUNNER} characters")
+        out["name"] = clean_text(value, "name").strip()
+    for key in ("height_cm", "leg_length_cm"):
+        if key in data:
+            out[key] = _length_cm(data[key], key)
+    if "notes" in data:
+        out["notes"] = notes(data)
+    return out

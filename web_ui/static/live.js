@@ -37,7 +37,8 @@
       else if (state.status === "starting") { text = "Starting…"; kind = "info"; }
       else if (st.lost) { text = st.lost + " strides were lost while the disk was full"; kind = "warn"; }
       else if (state.flags && state.flags.limits && state.flags.limits.length) { text = "Set-up: " + state.flags.limits.map(function (l) { return l.reason; }).join("; "); kind = "warn"; }
-      else if (state.flags && state.flags.snapshots_paused) { text = "Disk almost full: stride snapshots paused (live view and strides still recorded)"; kind = "warn"; }
+      else if (state.flags && state.flags.snapshots_paused) { text = "Disk almost full: stride snapshots and replay clips paused (live view and strides still recorded)"; kind = "warn"; }
+      else if (state.flags && state.flags.clips_paused) { text = "Disk full: replay clips paused (live view and strides still recorded)"; kind = "warn"; }
     }
     b.hidden = !text;
     b.textContent = text;
@@ -246,14 +247,25 @@
     sessionError("");
     if (!auth.pin_set) { sessionError("No device PIN is set: run `hipcam pin-hash` and add it to the config."); return; }
     if (!auth.logged_in) { window.hipcam.toLogin(); return; }
-    const speed = $("speed").value.trim();
+    const speed = $("speed").value.trim(), name = $("runner").value.trim();
+    // A runner picked from the list goes by id; a new name creates the runner (the server's find-or-create).
+    const known = runners.find(function (r) { return r.name.toLowerCase() === name.toLowerCase(); });
+    const who = known ? { runner_id: known.id } : { runner: name };
     try {
-      await window.hipcam.api("POST", "/api/sessions", { runner: $("runner").value.trim(), treadmill_speed: speed === "" ? null : speed });
+      await window.hipcam.api("POST", "/api/sessions", Object.assign(who, { treadmill_speed: speed === "" ? null : speed }));
       $("runner").value = ""; $("speed").value = "";
+      loadRunners();
     } catch (e) {
       if (e.status === 401) { window.hipcam.toLogin(); return; }
       sessionError(e.message);
     }
+  }
+  let runners = [];
+  async function loadRunners() {
+    try { runners = (await window.hipcam.api("GET", "/api/runners")).runners.filter(function (r) { return !r.unassigned; }); }
+    catch (e) { return; }
+    const list = $("runner-options");
+    list.replaceChildren.apply(list, runners.map(function (r) { const o = document.createElement("option"); o.value = r.name; return o; }));
   }
   async function stopSession() {
     sessionError("");
@@ -270,6 +282,7 @@
 
   document.addEventListener("DOMContentLoaded", async function () {
     $("start-form").addEventListener("submit", startSession);
+    loadRunners();
     $("stop-btn").addEventListener("click", stopSession);
     $("cal-btn").addEventListener("click", calibrate);
     $("cal-clear").addEventListener("click", clearCalibration);
