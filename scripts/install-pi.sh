@@ -30,9 +30,10 @@ readonly FIREWALL_PER_CLIENT=32
 # picamera2 comes from apt (it needs the system libcamera bindings); everything else from pip,
 # pinned with hashes in the checkout's requirements/*.txt (made by scripts/lock, which also keeps
 # numpy < 2 on aarch64: apt's picamera2/simplejpeg are built against Debian's numpy 1.x).
+# fonts-dejavu-core: the PDF report's font (names in any Latin, Greek or Cyrillic script).
 readonly APT_PACKAGES=(
     python3-picamera2 python3-venv python3-pip python3-numpy
-    rsync curl sqlite3 ca-certificates openssl nftables
+    rsync curl sqlite3 ca-certificates openssl nftables fonts-dejavu-core
 )
 # The hub has no camera: no picamera2 (nor apt's numpy for it).
 readonly HUB_APT_PACKAGES=(python3-venv python3-pip rsync curl sqlite3 ca-certificates openssl nftables)

@@ -13,7 +13,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -97,8 +97,14 @@ def load(path: str | os.PathLike[str]) -> LandmarkSeries:
 
 def save(path: str | os.PathLike[str], series: LandmarkSeries) -> None:
     """Write atomically so an interrupted write never leaves a broken file."""
+    validate(series)  # before anything touches the disk
+    with atomic_writer(Path(path)) as fh:
+        write_npz(fh, series)
+
+
+def write_npz(fh: IO[bytes], series: LandmarkSeries) -> None:
+    """The file's bytes into an open binary file (a member of a zip: hipcam.records.research_export)."""
     validate(series)
-    p = Path(path)
     arrays: dict[str, Any] = {
         "image_landmarks": series.image_landmarks.astype(np.float32),
         "found": series.found.astype(bool),
@@ -111,5 +117,4 @@ def save(path: str | os.PathLike[str], series: LandmarkSeries) -> None:
     if series.mask_features is not None:
         arrays["mask_features"] = series.mask_features.astype(np.float32)
         arrays["mask_feature_names"] = np.array(series.mask_feature_names, dtype=str)
-    with atomic_writer(p) as fh:
-        np.savez_compressed(fh, **arrays)
+    np.savez_compressed(fh, **arrays)
