@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WResponse
 
 from hipcam.domain import CLASSIFIED, LEGS
-from hipcam.records import export
+from hipcam.records import export, progress
 from web_ui.deps import deps
 from web_ui.security import ApiError
 
@@ -97,6 +97,39 @@ def _toe_off_means(strides: list[dict[str, Any]]) -> dict[str, float | None]:
         values = [v for v in values if v is not None]
         out[leg] = round(sum(values) / len(values), 1) if values else None
     return out
+
+
+@bp.get("/runners")
+def runners_page() -> str:
+    return render_template("runners.html", runners=deps().store.runners.list(), page="runners")
+
+
+@bp.get("/runners/<int:runner_id>")
+def runner_record(runner_id: int) -> str:
+    """A runner's record: details, sessions and progress with hipcam's SDD (hipcam.records.progress)."""
+    store = deps().store
+    found = store.runners.get(runner_id)
+    if found is None:
+        raise ApiError(404, f"There is no runner {runner_id}.")
+    prog = progress.runner_progress(store, runner_id)
+    assert prog is not None
+    trend = {
+        leg: [
+            [i + 1, s["stats"][leg][_TREND]["mean"], s["stats"][leg][_TREND]["sd"]]
+            for i, s in enumerate(prog["sessions"])
+        ]
+        for leg in LEGS
+    }
+    return render_template(
+        "runner_record.html", r=found, sessions=store.runners.sessions(runner_id), progress=prog,
+        metrics=progress.METRICS, legs=LEGS, runners=store.runners.list(), trend=trend, digits=_DIGITS,
+        units=_UNITS, duration=_duration, page="runners",
+    )  # fmt: skip
+
+
+_TREND = "hip_extension_at_toe_off_deg"
+_DIGITS = {"deg": 1, "%": 0, "s": 3, "steps/min": 0, "trunk lengths": 3}
+_UNITS = {"deg": "°", "%": " %", "s": " s", "steps/min": "/min", "trunk lengths": " TL"}
 
 
 @bp.get("/settings")

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 
 from hipcam.records.store import DiskFull, SessionConflict
 from web_ui.api import body
+from web_ui.api.runners import refusals
 from web_ui.deps import deps
 from web_ui.security import ApiError, require_pin
 
@@ -21,7 +22,7 @@ bp = Blueprint("api_sessions", __name__)
 
 _NOT_DONE = {
     "api_sessions.stop_session": "the session was not stopped (it is still running)",
-    "api_sessions.update_session": "the notes were not saved",
+    "api_sessions.update_session": "the notes were not saved (nor the session moved: nothing changed)",
     "api_sessions.start_session": "no session was started",
     "api_sessions.delete_session": "the session was not deleted",
 }
@@ -59,10 +60,12 @@ def list_sessions() -> Response:
 @bp.post("/sessions")
 @require_pin
 def start_session() -> tuple[Response, int]:
+    """Of runner ``runner_id``, else of the runner called ``runner`` (created if new), else unassigned."""
     data = body.json_object()
-    runner, speed = body.runner(data), body.speed(data)
+    runner, runner_id, speed = body.runner(data), body.runner_id(data), body.speed(data)
     try:
-        started = deps().store.start_session(runner, speed)
+        with refusals():
+            started = deps().store.start_session(runner, speed, runner_id=runner_id)
     except SessionConflict as exc:
         raise ApiError(409, str(exc)) from None
     return jsonify(started), 201
@@ -88,9 +91,23 @@ def stop_session(session_id: int) -> Response:
 @bp.patch("/sessions/<int:session_id>")
 @require_pin
 def update_session(session_id: int) -> Response:
-    notes = body.notes(body.json_object())
+    """``notes`` and/or ``runner_id`` (move the session to that runner); all checked before either is written."""
+    data = body.json_object()
+    if "notes" not in data and "runner_id" not in data:
+        raise ApiError(400, "send notes or runner_id")
+    notes = body.notes(data) if "notes" in data else None
+    runner_id = body.runner_id(data) if "runner_id" in data else None
+    if "runner_id" in data and runner_id is None:
+        raise ApiError(400, "runner_id must be a runner's id (a whole number)")
+    store = deps().store
     _session_or_404(session_id)
-    deps().store.set_notes(session_id, notes)
+    if runner_id is not None and store.runners.get(runner_id) is None:
+        raise ApiError(404, f"no runner {runner_id}")
+    if notes is not None:
+        store.set_notes(session_id, notes)
+    if runner_id is not None:
+        with refusals():
+            store.runners.assign(session_id, runner_id)
     return jsonify(_session_or_404(session_id))
 
 

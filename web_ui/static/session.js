@@ -1,6 +1,7 @@
 /* Session page: hip extension at toe-off chart (± uncertainty, the peak as secondary), the runner
    feedback's results (per block, retention), notes, print, delete, hip calibration on a stride's
-   snapshot (calibrate.js). */
+   snapshot (calibrate.js: on the plain snapshot; the page shows the overlaid key frame). The stride
+   replay and stars: replay.js. */
 "use strict";
 
 /* The runner feedback's results: one card per run (target, schedule, blocks, retention), from the
@@ -139,10 +140,13 @@ document.addEventListener("DOMContentLoaded", async function () {
     let pose;
     try { pose = await window.hipcam.api("GET", "/api/sessions/" + id + "/strides/" + sid + "/snapshot.json"); }
     catch (e) { status.textContent = e.status === 404 ? "This snapshot was saved without its landmarks: calibrate on a newer stride or on the live page." : e.message; return; }
+    const plain = new Image();  // the plain snapshot: the tap is measured on the frame the pose is of
+    plain.src = "/api/sessions/" + id + "/strides/" + sid + "/snapshot.jpg";
+    try { await plain.decode(); } catch (e) { status.textContent = "The snapshot could not be loaded."; return; }
     const show = function (cal) { img.hidden = cal; c.hidden = !cal; btn.hidden = cal; $("snap-confirm-").hidden = !cal; $("snap-cancel-").hidden = !cal; };
     show(true);
     window.hipcamCal.start({
-      canvas: c, image: img, landmarks: pose.landmarks.map(function (p) { return [p[0], p[1], p[3]]; }), near: pose.near_leg,
+      canvas: c, image: plain, landmarks: pose.landmarks.map(function (p) { return [p[0], p[1], p[3]]; }), near: pose.near_leg,
       hint: "Tap " + runner + "'s greater trochanter (or the marker on it)",
       confirm: $("snap-confirm-"), cancel: $("snap-cancel-"), status: status,
       save: async function (tap) {

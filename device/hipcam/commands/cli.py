@@ -128,7 +128,7 @@ def cmd_pin_hash(args: argparse.Namespace) -> int:
 def cmd_soak(args: argparse.Namespace) -> int:
     from hipcam.commands.soak import run_soak
 
-    return run_soak(_config(args), minutes=args.minutes, viewers=args.viewers, report_every_s=args.every)
+    return run_soak(_config(args), args.minutes, args.viewers, report_every_s=args.every, source=args.source)
 
 
 def cmd_bench_service(args: argparse.Namespace) -> int:
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--viewers", type=int, default=3)
     p.add_argument("--every", type=float, default=60.0, help="seconds between reports")
+    p.add_argument("--source", default="demo", help="the looped clip (a runner's clip also soaks the replay clips)")
 
     p = add("bench-service", cmd_bench_service, "capture-to-page latency and fps with 0 vs N viewers")
     p.add_argument("--seconds", type=float, default=20.0)

@@ -6,12 +6,18 @@ reopened, as the page's EventSource does) and fetch the camera JPEG a few times 
 Every ``report_every_s`` it prints analysed frames/s, frame-latency percentiles (from the
 service's own Prometheus histogram), dropped frames and the service's RSS; at the end, RSS
 growth and the longest gap between analysed frames seen by a viewer.
+
+A session is started in the soaked service (with a throw-away PIN), so strides, their landmarks and
+replay clips are really written: at the end it prints the clips' disk use against
+``storage.clip_budget_mb``. The demo clip's walker records no running strides; ``--source`` takes a
+runner's clip (e.g. the shared treadmill_home_side.mp4) to soak the clip recording too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import http.cookiejar
 import json
 import math
 import os
@@ -21,9 +27,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hipcam.auth import hash_pin
 from hipcam.commands import loadgen
 from hipcam.config import ENV_PREFIX, HipcamConfig, ServerConfig
 from hipcam.errors import HipcamError
@@ -119,13 +127,13 @@ def _fmt_ms(v: float | None) -> str:
     return "  n/a" if v is None else f"{v * 1000:5.0f}"
 
 
-def service_env(cfg: HipcamConfig, workdir: Path, port: int) -> dict[str, str]:
+def service_env(cfg: HipcamConfig, workdir: Path, port: int, source: str = "demo") -> dict[str, str]:
     """The soaked service's configuration as HIPCAM_* environment overrides (every key, as the config
     loader reads them): ``cfg`` (already valid, so its viewer limit fits its threads) on the looped
     demo clip, a scratch data dir and a local port."""
     data = cfg.model_dump(mode="json")
     data["storage"]["data_dir"] = str(workdir / "data")
-    data["capture"].update(source="demo", loop_files=True)
+    data["capture"].update(source=source, loop_files=True)
     data["server"].update(host=loadgen.HOST, port=port)
     return {
         f"{ENV_PREFIX}{section.upper()}__{key.upper()}": value if isinstance(value, str) else json.dumps(value)
@@ -150,13 +158,13 @@ def _viewers_fit(cfg: HipcamConfig, viewers: int) -> HipcamConfig:
     return cfg.model_copy(update={"server": ServerConfig.model_validate(server)})
 
 
-def _start_service(cfg: HipcamConfig, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_service(cfg: HipcamConfig, workdir: Path, port: int, source: str = "demo") -> subprocess.Popen[bytes]:
     log = (workdir / "service.log").open("wb")
-    cmd = [sys.executable, "-m", "hipcam", "serve", "--source", "demo"]
+    cmd = [sys.executable, "-m", "hipcam", "serve", "--source", source]
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) and k != "HIPCAM_CONFIG"}
     env = {
         **inherited,
-        **service_env(cfg, workdir, port),
+        **service_env(cfg, workdir, port, source),
         "HIPCAM_CONFIG": os.devnull,  # no config file: everything comes from the overrides
         "HIPCAM_LOG_LEVEL": os.environ.get("HIPCAM_LOG_LEVEL", "warning"),
         "MALLOC_ARENA_MAX": "2",  # as systemd/hipcam.service runs it
@@ -176,7 +184,46 @@ def _wait_healthy(proc: subprocess.Popen[bytes], port: int) -> float:
     raise HipcamError(f"the service did not become healthy within {STARTUP_TIMEOUT_S:.0f} s")
 
 
-def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: float = 60.0) -> int:
+SOAK_PIN = "".join(str(b % 10) for b in os.urandom(6))  # the soaked service's own, thrown away with it
+
+
+def _start_session(port: int) -> int:
+    """Log in with the soak's PIN and start a session in the service; its id."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def call(method: str, path: str, body: object, csrf: str) -> dict[str, object]:
+        req = urllib.request.Request(f"http://{loadgen.HOST}:{port}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode())  # fmt: skip
+        req.add_header("Content-Type", "application/json")
+        req.add_header("X-CSRF-Token", csrf)
+        with opener.open(req, timeout=10) as r:
+            return dict(json.loads(r.read()))
+
+    csrf = str(call("GET", "/api/auth", None, "")["csrf_token"])
+    csrf = str(call("POST", "/api/login", {"pin": SOAK_PIN}, csrf)["csrf_token"])
+    return int(str(call("POST", "/api/sessions", {"runner": "soak"}, csrf)["id"]))
+
+
+def _clip_report(workdir: Path, session_id: int | None, cfg: HipcamConfig) -> bool:
+    """Print the session's strides, clips and their disk use against the budget; whether it held."""
+    if session_id is None:
+        return True
+    folder = workdir / "data" / "snapshots" / str(session_id) / "clips"
+    files = [f for f in folder.glob("*.clip") if f.is_file()] if folder.is_dir() else []
+    used = sum(f.stat().st_size for f in files) / (1024 * 1024)
+    budget = cfg.storage.clip_budget_mb
+    held = used <= budget
+    print(f"soak: session {session_id}: {len(files)} replay clips kept, {used:.1f} MB of the "
+          f"{budget:g} MB budget ({'holds' if held else 'EXCEEDED'})", flush=True)  # fmt: skip
+    if not files:
+        print("soak: no clip was written (the demo clip's walker records no running strides; "
+              "try --source with a runner's clip)", flush=True)  # fmt: skip
+    return held
+
+
+def run_soak(
+    cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: float = 60.0, source: str = "demo"
+) -> int:
     """Soak the service; print a report line per interval and a summary. 0 if it held up."""
     if not (math.isfinite(minutes) and minutes > 0):
         raise HipcamError(f"--minutes {minutes:g}: expected a positive number of minutes")
@@ -188,7 +235,9 @@ def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: fl
         raise HipcamError(f"{viewers} viewers is more than server.max_viewers ({cfg.server.max_viewers})")
     workdir = Path(tempfile.mkdtemp(prefix="hipcam-soak-"))
     port = loadgen.free_port()
-    proc = _start_service(_viewers_fit(cfg, viewers), workdir, port)
+    cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"pin_hash": hash_pin(SOAK_PIN)})})
+    proc = _start_service(_viewers_fit(cfg, viewers), workdir, port, source)
+    session_id: int | None = None
     stop = threading.Event()
     stats = ViewerStats()
     threads: list[threading.Thread] = []
@@ -197,6 +246,7 @@ def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: fl
         startup = _wait_healthy(proc, port)
         print(f"soak: service pid {proc.pid} healthy after {startup:.1f} s on :{port}; "
               f"{viewers} viewers, {minutes:g} min; log {workdir / 'service.log'}", flush=True)  # fmt: skip
+        session_id = _start_session(port)
         for i in range(viewers):
             first_s = STAGGER_S * (i + 1) / viewers
             t = threading.Thread(target=_viewer, args=(port, stop, stats, first_s), name=f"viewer-{i}", daemon=True)
@@ -208,7 +258,8 @@ def run_soak(cfg: HipcamConfig, minutes: float, viewers: int, report_every_s: fl
         for t in threads:
             t.join(10)
         code = _stop_service(proc)
-    return _summarise(reports, stats, code, proc.pid)
+    held = _clip_report(workdir, session_id, cfg)
+    return _summarise(reports, stats, code, proc.pid) or int(not held)
 
 
 def _monitor(

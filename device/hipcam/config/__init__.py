@@ -187,7 +187,28 @@ class ServerConfig(Section):
 class StorageConfig(Section):
     data_dir: Path = Field(Path("~/.local/share/hipcam"), description="SQLite database and snapshots")
     min_free_mb: int = Field(200, ge=10, le=100_000, description="below this, snapshots stop being recorded")
-    snapshot_width: int = Field(320, ge=80, le=1280, description="width of stride snapshots in pixels")
+    snapshot_width: int = Field(
+        320, ge=80, le=1280, description="width of stride snapshots and of the replay clips' frames in pixels"
+    )
+    clip_budget_mb: float = Field(
+        50.0,
+        ge=1.0,
+        le=10_000.0,
+        description="disk room each session's replay clips may take; past it the least useful clips are pruned "
+        "(kept first: starred, best, worst and typical per leg, the most recent)",
+    )
+    clip_ring_s: float = Field(
+        3.0, ge=1.0, le=10.0, description="seconds of recent frames kept in memory to cut a stride's replay clip from"
+    )
+    clip_ring_mb: int = Field(
+        48, ge=4, le=1024, description="most memory the ring of recent frames may take (it holds fewer seconds then)"
+    )
+    clip_keep_recent: int = Field(
+        6,
+        ge=0,
+        le=100,
+        description="clips of the latest strides always kept, so a stride starred a moment later has one",
+    )
 
 
 class PathsConfig(Section):

@@ -8,7 +8,10 @@ Beside a snapshot ``<name>.jpg`` may sit ``<name>.json``: the pose of that frame
 it (normalized landmarks, the frame's size, running direction and near leg, and the hip
 calibration applied to it, if any), so the clinician can calibrate the hip on a stride's snapshot
 (hipcam.service.calibration). It is written before the JPEG; a missing or unreadable one only
-means the snapshot cannot be calibrated on.
+means the snapshot cannot be calibrated on. And ``<name>.overlay.jpg``: the key frame with the
+thigh and trunk lines, the angles and the class drawn on it (hipcam.vision.stride_overlay), written
+after the stride row (the plain JPEG stays, for the hip calibration). Replay clips sit in the
+session's folder too, under ``clips/`` (hipcam.records.clip_files).
 
 A full disk is told apart from other failures (``is_disk_full``: SQLite's SQLITE_FULL, ENOSPC or
 EDQUOT from the OS, an I/O error while the filesystem has no room left) and raised as ``DiskFull``,
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_DIR = "snapshots"
 FREE_CHECK_INTERVAL_S = 5.0
 POSE_SUFFIX = ".json"
+OVERLAY_SUFFIX = ".overlay.jpg"
 MAX_POSE_BYTES = 64 * 1024
 FULL_BELOW_MB = 1.0  # an I/O error with less room than this on the filesystem is a full disk
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
@@ -74,6 +78,11 @@ def is_disk_full(exc: BaseException, data_dir: Path | None = None) -> bool:
 def pose_name(rel: str) -> str:
     """The pose file beside a snapshot (``7/abc.jpg`` -> ``7/abc.json``)."""
     return rel[: -len(".jpg")] + POSE_SUFFIX if rel.endswith(".jpg") else rel + POSE_SUFFIX
+
+
+def overlay_name(rel: str) -> str:
+    """The overlaid key frame beside a snapshot (``7/abc.jpg`` -> ``7/abc.overlay.jpg``)."""
+    return (rel[: -len(".jpg")] if rel.endswith(".jpg") else rel) + OVERLAY_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -137,8 +146,25 @@ class SnapshotFiles:
             return None
         return data if isinstance(data, dict) else None
 
+    def write_overlay(self, rel: str, jpeg: bytes) -> bool:
+        """Durably write the overlaid key frame beside snapshot ``rel``; False if the disk refused."""
+        if self.path(rel) is None:
+            return False
+        try:
+            with atomic_writer(self.root / overlay_name(rel)) as fh:
+                fh.write(jpeg)
+        except OSError as exc:
+            log.warning("overlaid key frame not saved: %s", exc)
+            self._disk_checked = 0.0
+            return False
+        return True
+
+    def overlay(self, rel: str | None) -> Path | None:
+        """The overlaid key frame of snapshot ``rel``, None if there is none."""
+        return self.path(overlay_name(rel)) if rel and self.path(rel) is not None else None
+
     def remove(self, rel: str) -> None:
-        for name in (rel, pose_name(rel)):
+        for name in (rel, pose_name(rel), overlay_name(rel)):
             with contextlib.suppress(OSError):
                 (self.root / name).unlink(missing_ok=True)
 
@@ -151,7 +177,7 @@ class SnapshotFiles:
         if not folder.is_dir():
             return
         keep = set(named)
-        keep |= {pose_name(rel) for rel in keep}
+        keep |= {pose_name(rel) for rel in keep} | {overlay_name(rel) for rel in keep}
         with contextlib.suppress(OSError):  # tidying up must never keep the store from opening
             for entry in folder.iterdir():
                 if f"{session_id}/{entry.name}" not in keep and entry.is_file():

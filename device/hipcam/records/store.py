@@ -11,9 +11,8 @@ threads) never wait on the frame loop for more than one such commit. One connect
 lock is enough at this rate. The schema and its migrations: hipcam.records.schema; summaries and
 exports: hipcam.records.export.
 
-Hip calibrations (one per runner, the sessions' ``runner`` text) are kept here too; the geometry
-is hipcam.gait.calibration's. ``calibration_version`` goes up with every change, so the frame loop
-notices one with an attribute read.
+Hip calibrations (one per runner, the sessions' ``runner`` text) are kept here too
+(hipcam.records.hip_calibrations); runner records are ``store.runners`` (hipcam.records.runners).
 
 A full disk is not corruption: a write refused for want of room (SQLITE_FULL, ENOSPC; see
 snapshot_files.is_disk_full) raises ``DiskFull`` with nothing half-written, opening on a full disk
@@ -23,20 +22,21 @@ says "disk full", and the stride writer (hipcam.service.pipeline) holds strides 
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hipcam.domain import LEGS
 from hipcam.errors import HipcamError
 from hipcam.records import export, feedback_runs
+from hipcam.records.hip_calibrations import HipCalibration, HipCalibrations
+from hipcam.records.replay import Replay
+from hipcam.records.runners import Runners
 from hipcam.records.schema import DB_NAME, StoreError, migrate, schema_version
+from hipcam.records.side_lengths import with_speed
 from hipcam.records.snapshot_files import FULL_BELOW_MB, DiskFull, DiskState, SnapshotFiles, free_mb, is_disk_full
 from hipcam.records.stride import COLUMNS, FIELD_NAMES, StrideRecord
 
@@ -44,9 +44,12 @@ __all__ = ["DiskFull", "DiskState", "HipCalibration", "SessionConflict", "Store"
 
 log = logging.getLogger(__name__)
 
-SESSION_COLUMNS = ("id", "runner", "treadmill_speed", "started_at", "ended_at", "notes")
+SESSION_COLUMNS = ("id", "runner", "runner_id", "treadmill_speed", "started_at", "ended_at", "notes")
 # Stride columns written by add_stride (the record's fields but the ids the store assigns).
 _WRITTEN = tuple(c for c in COLUMNS if c not in ("stride_id", "session_id", "recorded_at", "snapshot", "starred"))
+_SESSION_SELECT = f"""{", ".join("s." + c for c in SESSION_COLUMNS)}, r.name AS runner_name,
+    COUNT(t.id) AS stride_count FROM sessions s LEFT JOIN strides t ON t.session_id = s.id
+    LEFT JOIN runners r ON r.id = s.runner_id"""
 _READ = ", ".join("id AS stride_id" if c == "stride_id" else c for c in COLUMNS)
 
 
@@ -59,25 +62,6 @@ class StoredStride(NamedTuple):
     snapshot_saved: bool  # False: none given, disk low (snapshots paused) or the write failed
 
 
-@dataclass(frozen=True)
-class HipCalibration:
-    """A runner's hip calibration: the greater trochanter minus the near-side hip landmark, in trunk
-    lengths of the pelvis frame (hipcam.gait.calibration). ``source``: where it was tapped."""
-
-    runner: str
-    forward: float
-    up: float
-    near_leg: str | None
-    updated_at: float
-    source: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["forward"], out["up"] = round(self.forward, 4), round(self.up, 4)
-        out["updated_at"] = round(self.updated_at, 3)
-        return out
-
-
 def _stride_from_row(row: sqlite3.Row) -> StrideRecord:
     values = dict(zip(FIELD_NAMES, tuple(row), strict=True))
     if values["back_arch"] is not None:
@@ -86,7 +70,7 @@ def _stride_from_row(row: sqlite3.Row) -> StrideRecord:
     return StrideRecord(**values)
 
 
-class Store:
+class Store(HipCalibrations):
     def __init__(self, data_dir: Path, min_free_mb: int = 200, *, max_pages: int | None = None) -> None:
         """``max_pages`` caps the database's pages on this connection (``PRAGMA max_page_count``):
         SQLite then refuses writes with SQLITE_FULL exactly as on a full disk (tests)."""
@@ -111,7 +95,9 @@ class Store:
         except StoreError:
             self._db.close()
             raise
-        self.calibration_version = 0  # goes up with every change of a hip calibration
+        self.calibration_version = 0  # goes up with every change of a hip calibration (or of a session's runner)
+        self.runners = Runners(self._db, self._lock, self._tx, self._runner_changed)
+        self.replay = Replay(self._db, self._lock, self._tx, self.snapshots)  # landmarks, stars, clips: records.replay
         if (free := free_mb(self.data_dir)) < FULL_BELOW_MB:  # the one start-up line
             log.warning(
                 "disk full: %.1f MiB free on %s; strides will not be saved until there is room", free, self.data_dir
@@ -203,14 +189,19 @@ class Store:
     def active_session_id(self) -> int | None:
         return self._active
 
-    def start_session(self, runner: str = "", treadmill_speed: float | None = None) -> dict[str, Any]:
+    def start_session(
+        self, runner: str = "", treadmill_speed: float | None = None, *, runner_id: int | None = None
+    ) -> dict[str, Any]:
+        """A new session of runner ``runner_id`` (RunnerNotFound if none), else of the runner called
+        ``runner`` (created if new), else of the unassigned runner."""
         with self._lock:
             if self._active is not None:
                 raise SessionConflict(f"session {self._active} is already running; stop it first")
             with self._tx() as db:
+                rid, text = self.runners.resolve(db, runner_id, runner)
                 cur = db.execute(
-                    "INSERT INTO sessions (runner, treadmill_speed, started_at) VALUES (?, ?, ?)",
-                    (runner, treadmill_speed, time.time()),
+                    "INSERT INTO sessions (runner, runner_id, treadmill_speed, started_at) VALUES (?, ?, ?, ?)",
+                    (text, rid, treadmill_speed, time.time()),
                 )
                 session_id = int(cur.lastrowid or 0)
             self._active = session_id
@@ -249,9 +240,7 @@ class Store:
     def get_session(self, session_id: int) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(
-                f"""SELECT {", ".join("s." + c for c in SESSION_COLUMNS)}, COUNT(t.id) AS stride_count
-                    FROM sessions s LEFT JOIN strides t ON t.session_id = s.id
-                    WHERE s.id = ? GROUP BY s.id""",
+                f"""SELECT {_SESSION_SELECT} WHERE s.id = ? GROUP BY s.id""",
                 (session_id,),
             ).fetchone()
         return self._session_dict(row) if row is not None else None
@@ -259,9 +248,7 @@ class Store:
     def list_sessions(self, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
-                f"""SELECT {", ".join("s." + c for c in SESSION_COLUMNS)}, COUNT(t.id) AS stride_count
-                    FROM sessions s LEFT JOIN strides t ON t.session_id = s.id
-                    GROUP BY s.id ORDER BY s.id DESC LIMIT ? OFFSET ?""",
+                f"""SELECT {_SESSION_SELECT} GROUP BY s.id ORDER BY s.id DESC LIMIT ? OFFSET ?""",
                 (limit, offset),
             ).fetchall()
         return [self._session_dict(r) for r in rows]
@@ -286,7 +273,9 @@ class Store:
         snapshot_rel: str | None = None
         if snapshot_jpeg is not None and not self.disk_state().snapshots_paused:
             snapshot_rel = self.snapshots.write(session_id, snapshot_jpeg, snapshot_pose)
-        row = stride.to_json()
+        with self._lock:  # step and stride length from the session's belt speed (records.side_lengths)
+            speed = self._db.execute("SELECT treadmill_speed FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = with_speed(stride, speed[0] if speed else None).to_json()
         values = [row[c] for c in _WRITTEN] + [session_id, recorded_at or time.time(), snapshot_rel]
         names = [*_WRITTEN, "session_id", "recorded_at", "snapshot"]
         try:
@@ -325,49 +314,10 @@ class Store:
     def disk_state(self) -> DiskState:
         return self.snapshots.disk_state()
 
-    # ---- hip calibrations ----------------------------------------------------------------
-    def runner_known(self, runner: str) -> bool:
-        """A session of this runner exists (runners are the sessions' ``runner`` text)."""
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM sessions WHERE runner = ? LIMIT 1", (runner,)).fetchone() is not None
-
-    def set_hip_calibration(
-        self, runner: str, forward: float, up: float, near_leg: str | None = None, source: str = ""
-    ) -> HipCalibration:
-        """Save (replace) a runner's calibration. Refuses an empty runner or a value that is not a number."""
-        if not runner:
-            raise ValueError("a hip calibration needs the runner's name")
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in (forward, up)):
-            raise ValueError("hip calibration offsets must be numbers")
-        if near_leg is not None and near_leg not in LEGS:
-            raise ValueError(f"near leg must be one of {', '.join(LEGS)}")
-        cal = HipCalibration(runner, float(forward), float(up), near_leg, time.time(), source)
-        with self._tx() as db:
-            db.execute(
-                """INSERT INTO hip_calibrations (runner, forward, up, near_leg, updated_at, source)
-                   VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(runner) DO UPDATE SET forward = excluded.forward, up = excluded.up,
-                       near_leg = excluded.near_leg, updated_at = excluded.updated_at, source = excluded.source""",
-                (cal.runner, cal.forward, cal.up, cal.near_leg, cal.updated_at, cal.source),
-            )
-            self.calibration_version += 1
-        return cal
-
-    def hip_calibration(self, runner: str | None) -> HipCalibration | None:
-        if not runner:
-            return None
-        with self._lock:
-            row = self._db.execute(
-                "SELECT runner, forward, up, near_leg, updated_at, source FROM hip_calibrations WHERE runner = ?",
-                (runner,),
-            ).fetchone()
-        return None if row is None else HipCalibration(**dict(row))
-
-    def clear_hip_calibration(self, runner: str) -> bool:
-        with self._tx() as db:
-            removed = db.execute("DELETE FROM hip_calibrations WHERE runner = ?", (runner,)).rowcount > 0
-            self.calibration_version += 1
-        return removed
+    # ---- runners (hip calibrations: hipcam.records.hip_calibrations) ------------------------
+    def _runner_changed(self) -> None:
+        """A session's runner text may have changed: the frame loop re-reads the calibration."""
+        self.calibration_version += 1
 
     # ---- live-feedback runs --------------------------------------------------------------
     def save_feedback_run(self, run_id: int | None, session_id: int, run: dict[str, Any]) -> int:

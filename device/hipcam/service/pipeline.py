@@ -14,6 +14,11 @@ or the store's calibrations changed, and hands the active runner's calibration t
 analysed frame's uncalibrated pose goes to the state (for a tap on the paused camera view) and into
 a ring keyed like the snapshot ring, so a stride's snapshot is stored with the pose of its frame.
 
+Replay (hipcam.service.clip_recorder): the frame ring is sized by ``storage.clip_ring_s`` at the
+analysed rate (bounded by ``clip_ring_mb``); each frame's analysed landmarks go into a ring too, and
+a completed stride takes its landmarks and a copy of its key frame to the stride writer, whose thread
+stores them, draws the overlay and cuts the clip from the frame ring.
+
 Watchdog: fed for every analysed frame, and while the capture thread is alive and actively retrying
 a lost camera (a restart would not bring the camera back, it would only hit the unit's start
 limit). A wedged frame loop or a hung camera read feeds nothing, so systemd restarts the service.
@@ -36,6 +41,7 @@ from hipcam.errors import HipcamError
 from hipcam.records.store import Store
 from hipcam.records.stride import StrideRecord
 from hipcam.service.capture_worker import CapturedFrame, CaptureWorker, FreshestSlot, shrunk_size
+from hipcam.service.clip_recorder import EXTRAS_BACKLOG, Recorder, ring_frames
 from hipcam.service.feedback import Feedback
 from hipcam.service.frame_analysis import (
     Analysis,
@@ -68,7 +74,6 @@ NO_RUNNER_AFTER_S = 1.0  # no person for this long -> "no runner in view"
 STALL_AFTER_S = 1.5  # no frame from an open source for this long -> "camera lost"
 IDLE_WAKE_S = 0.25  # the loop wakes this often without frames, to detect stalls in time
 RETRY_ALIVE_S = 5.0  # the capture thread reported retry activity this recently -> feed the watchdog
-SNAPSHOT_RING = 90  # small frames kept so a stride's snapshot can show its peak frame (3 s at 30 fps)
 
 
 class PoseRing:
@@ -142,13 +147,14 @@ class Pipeline:
         self.preview = PreviewEncoder(state)
         metrics = getattr(self.ops, "metrics", None)  # ServiceOps: the writer's state as metrics too
         report = metrics.store_health if isinstance(metrics, Metrics) else None
-        self.writer = StrideWriter(store, state, self.ops, report) if store is not None else None
+        self._ring = SnapshotRing(ring_frames(cfg), cfg.storage.snapshot_width, cfg.storage.clip_ring_mb << 20)
+        self.recorder = Recorder(cfg, self._ring, state)
+        self.writer = StrideWriter(store, state, self.ops, report, self.recorder) if store is not None else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hipcam-pipeline", daemon=True)
         self._analyzer: Analyzer | None = None
         self._pose_tried = -MODEL_RETRY_S
-        self._ring = SnapshotRing(SNAPSHOT_RING, cfg.storage.snapshot_width)
-        self._poses = PoseRing(SNAPSHOT_RING)
+        self._poses = PoseRing(self._ring.capacity)
         self._calibration_for: tuple[int | None, int] | None = None  # (session, store calibration version)
         self._stall_after = max(STALL_AFTER_S, 3.0 / max(source.fps, 1.0)) if source.fps else STALL_AFTER_S
         self._last_person = time.monotonic()
@@ -239,10 +245,13 @@ class Pipeline:
         if out.restarted:
             self._ring.clear()  # the new tracker's frame numbers start again; old frames would alias
             self._poses.clear()
+            self.recorder.landmarks.clear()
             if analyzer.level is not None:
                 self.state.set_level(analyzer.level)
         self._ring.keep(out.update.frame, frame.timestamp_s, frame.image)
         self._poses.keep(out.update.frame, out.pose)
+        size = (frame.image.shape[1], frame.image.shape[0])
+        self.recorder.landmarks.keep(out.update.frame, frame.timestamp_s, out.landmarks, size)
         if out.pose is not None:
             self.state.note_pose(frame.captured_at, out.pose)
         if self.setup_check is not None and self.setup_check.active:
@@ -271,7 +280,7 @@ class Pipeline:
         # A walking stride is no running stride: not stored, published, cued on or shown (gait.locomotion).
         running = [s for s in upd.strides if s.locomotion == RUNNING]
         strides = tuple(stride_record(s, self._ring.time_of(s.end_frame, frame.timestamp_s)) for s in running)
-        self._store_strides(strides)
+        self._store_strides(strides, upd.direction, upd.near_leg)
         if self.mqtt is not None and strides:  # a bounded append; paho runs on the publisher's threads
             self.mqtt.offer_strides(strides, frame.captured_at, self._session)
         cadence = self._cadence.update(strides)
@@ -332,7 +341,7 @@ class Pipeline:
         self.state.set_flags(runner=runner, hip_calibration=calibration.to_json() if calibration else None)
         self._calibration_for = key
 
-    def _store_strides(self, strides: tuple[StrideRecord, ...]) -> None:
+    def _store_strides(self, strides: tuple[StrideRecord, ...], direction: str, near_leg: str | None) -> None:
         if not strides or self.store is None or self.writer is None:
             return
         session = self.store.active_session_id
@@ -340,13 +349,19 @@ class Pipeline:
             return
         disk = self.store.disk_state()
         self.state.set_flags(snapshots_paused=disk.snapshots_paused, disk_free_mb=round(disk.free_mb))
+        if disk.snapshots_paused:  # the recorder clears it with its next clip saved
+            self.state.set_flags(clips_paused=True)
+        level = self._analyzer.level if self._analyzer is not None else None
+        roll = level.roll_deg if level is not None else 0.0
         for stride in strides:
             snap = None if disk.snapshots_paused else self._ring.jpeg(_peak_or_end(stride))
             if disk.snapshots_paused:
                 self.ops.snapshot_skipped_low_disk()
             pose = self._snapshot_pose(_peak_or_end(stride)) if snap is not None else None
             skipped = "low_disk" if disk.snapshots_paused else None
-            self.writer.submit(_Pending(session, stride, snap, pose, skipped))
+            behind = self.writer.backlog > EXTRAS_BACKLOG  # drop the replay extras rather than queue them
+            extras = self.recorder.extras(stride, roll, direction, near_leg, disk.snapshots_paused or behind)
+            self.writer.submit(_Pending(session, stride, snap, pose, skipped, extras=extras))
 
     def _snapshot_pose(self, number: int | None) -> dict[str, Any] | None:
         pose = self._poses.get(number)

@@ -8,6 +8,10 @@ the bound is hit the oldest held stride is dropped and counted as lost. Snapshot
 are let go (a full disk cannot take them; the memory stays small) and counted as skipped with the
 reason ``disk_full``. What the writer knows is published as the live state's ``store`` flag (the
 page's banner, /healthz) and, given a ``report`` callback, as metrics.
+
+Given a ``recorder`` (hipcam.service.clip_recorder), each committed stride's replay extras (its
+landmarks, overlaid key frame and clip) are stored right after its row, on this thread; a held
+stride's extras are let go like its snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 from hipcam.records.snapshot_files import SKIP_REASONS
 from hipcam.records.store import DiskFull, Store
 from hipcam.records.stride import StrideRecord
+from hipcam.service.clip_recorder import Extras, Recorder
 from hipcam.service.state import LiveState
 from hipcam.service.telemetry import Ops
 
@@ -42,6 +47,7 @@ class _Pending:
     pose: dict[str, Any] | None = None  # the snapshot frame's pose, saved beside it
     skipped: str | None = None  # why the frame loop sent no snapshot (SKIP_REASONS)
     handed_at: float = 0.0  # wall-clock time of the hand-over: the stride's recorded_at
+    extras: Extras | None = None  # replay: landmarks, key frame, clip (hipcam.service.clip_recorder)
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,15 @@ class StrideWriter:
     """Commits strides off the frame loop; bounded, so a dead disk cannot eat memory."""
 
     def __init__(
-        self, store: Store, state: LiveState, ops: Ops, report: Callable[[StoreHealth], None] | None = None
+        self,
+        store: Store,
+        state: LiveState,
+        ops: Ops,
+        report: Callable[[StoreHealth], None] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._store, self._state, self._ops, self._report = store, state, ops, report
+        self.recorder = recorder
         self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=WRITER_QUEUE)
         self._thread = threading.Thread(target=self._run, name="hipcam-store", daemon=True)
         self._lock = threading.Lock()
@@ -92,6 +104,11 @@ class StrideWriter:
             with self._lock:
                 self.lost += 1
             log.error("stride writer is %d strides behind; dropping a stride", WRITER_QUEUE)
+
+    @property
+    def backlog(self) -> int:
+        """Strides handed over and not yet taken by the writer thread."""
+        return self._queue.qsize()
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._thread.is_alive():
@@ -138,6 +155,8 @@ class StrideWriter:
                     log.error("disk full: %d held strides lost so far (at most %d are held)", self.lost, HOLD_MAX)
 
     def _let_snapshot_go(self, item: _Pending) -> None:
+        if item.extras is not None:
+            item.extras.let_go()
         if item.snapshot is not None:
             item.snapshot, item.pose = None, None
             item.skipped = "disk_full"
@@ -192,6 +211,12 @@ class StrideWriter:
         if reason is not None and item.skipped != "low_disk":
             self._ops.snapshot_skipped_low_disk()
         self._state.attach_stride_ids(item.stride, item.session_id, stride_id)
+        if self.recorder is not None and item.extras is not None:
+            try:
+                self.recorder.store(self._store, item.session_id, stride_id, item.stride, item.extras)
+            except Exception:  # replay extras must never cost the writer
+                log.exception("could not store stride %d's replay extras", stride_id)
+                self._ops.pipeline_error("store")
 
     def _publish(self) -> None:
         health = self.health()

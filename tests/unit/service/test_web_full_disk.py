@@ -77,7 +77,7 @@ def test_notes_and_stop_on_a_full_disk_answer_507_then_work(env: tuple[Any, Stor
 def test_any_route_refused_by_a_full_disk_is_507_not_500(env: tuple[Any, Store, LiveState]) -> None:
     client, store, _ = env
 
-    def full(*args: Any) -> Any:
+    def full(*args: Any, **kwargs: Any) -> Any:
         raise DiskFull("disk full: nothing was saved")
 
     store.start_session = full  # type: ignore[method-assign]
