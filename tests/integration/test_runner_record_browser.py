@@ -5,10 +5,16 @@ second one on the live page by picking the runner from the session-start control
 the strides of a leg are enough for a mean (>= 7 classified). The runner page then shows both
 sessions in its progress table with a change mark (the same clip twice: the change is expected
 within measurement error), hipcam's SDD and the literature values, and a screenshot goes to test-output/.
+On the second session's page a stride is replayed and stepped frame by frame, and the PDF report is
+downloaded through the page's link: pdftotext finds the runner's name and each leg's hip extension,
+pdftoppm renders its pages to test-output/runner-report-*.png.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -123,4 +129,37 @@ def test_two_sessions_of_a_runner_on_the_runner_page(tmp_path: Path) -> None:
         assert entry["mark"] in ("changed", "within measurement error") and entry["sdd"] > 0, entry
         page.goto(f"{base}/sessions/{second_id}")
         expect(page.locator("#session-runner a")).to_have_attribute("href", f"/runners/{runner_id}")
+        _replay_and_report(page, base, second_id)
         browser.close()
+
+
+def _replay_and_report(page: Any, base: str, session_id: int) -> None:
+    """Replay a stride of the session (step two frames), then download its PDF and read it."""
+    from playwright.sync_api import expect
+
+    page.locator("#strides-table .replay-btn").first.click()
+    canvas = page.locator("#replay-a canvas")
+    expect(canvas).to_have_attribute("data-drawn", "1", timeout=10_000)
+    expect(page.locator("#replay-counter")).to_contain_text("frame 1 /")
+    page.click("#replay-next")
+    page.keyboard.press("ArrowRight")
+    expect(canvas).to_have_attribute("data-frame", "3")
+    page.wait_for_timeout(300)  # the frame image loads
+    page.locator("#replay").screenshot(path=str(OUT / "runner-replay.png"))
+    page.click("#replay-close")
+    with page.expect_download() as download:
+        page.click("#pdf-link")
+    assert f"session-{session_id}" in download.value.suggested_filename
+    pdf = OUT / "runner-report.pdf"
+    download.value.save_as(pdf)
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext/pdftoppm (Debian's poppler-utils) are not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert NAME in text
+    hip_row = next(line for line in text.splitlines() if "Hip extension at toe-off" in line)
+    assert len(re.findall(r"-?\d+\.\d ± \d+\.\d", hip_row)) == 2, hip_row  # a mean ± SD for each leg
+    for old in OUT.glob("runner-report-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf), str(OUT / "runner-report")], check=True)
+    assert 1 <= len(list(OUT.glob("runner-report-*.png"))) <= 2
