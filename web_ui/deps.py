@@ -39,6 +39,10 @@ class HealthSource(Protocol):
 
     def fps(self) -> float: ...
 
+    def pose(self) -> dict[str, Any]:
+        """What the landmark model runs in: precision, why, threads (empty before it loads)."""
+        ...
+
     def render(self) -> tuple[bytes, str]:
         """The Prometheus exposition and its content type, for /metrics."""
         ...

@@ -202,6 +202,7 @@ def healthz() -> tuple[Response, int]:
         "storage": storage,
         "database": db.report(),
         "mqtt": dict(d.mqtt()) if d.mqtt is not None else {"enabled": False},  # never fails the check
+        "pose": d.health.pose(),  # precision (pose.precision: fp32 | fp16 | int8), why, threads
     }
     if reason is not None:
         body["reason"] = reason

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from web_server import login, send, serve_app
@@ -43,6 +44,9 @@ class _Healthy:
 
     def fps(self) -> float:
         return 30.0
+
+    def pose(self) -> dict[str, Any]:
+        return {"precision": "fp32", "requested": "auto", "reason": "a test double", "threads": 1}
 
     def render(self) -> tuple[bytes, str]:
         return b"", "text/plain"

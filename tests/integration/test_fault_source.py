@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,6 +52,9 @@ class FlakyCamera:
     @property
     def fps(self) -> float:
         return FPS
+
+    def pose(self) -> dict[str, Any]:
+        return {"precision": "fp32", "requested": "auto", "reason": "a test double", "threads": 1}
 
     @property
     def size(self) -> tuple[int, int]:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from web_server import Served, send, serve_app
@@ -40,6 +41,9 @@ class _Health:
 
     def fps(self) -> float:
         return 30.0
+
+    def pose(self) -> dict[str, Any]:
+        return {"precision": "fp32", "requested": "auto", "reason": "a test double", "threads": 1}
 
     def render(self) -> tuple[bytes, str]:
         return b"", "text/plain; version=0.0.4"

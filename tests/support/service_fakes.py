@@ -43,6 +43,9 @@ class FakeSource:
     def fps(self) -> float:
         return self.rate
 
+    def pose(self) -> dict[str, Any]:
+        return {"precision": "fp32", "requested": "auto", "reason": "a test double", "threads": 1}
+
     @property
     def size(self) -> tuple[int, int]:
         return (64, 48)

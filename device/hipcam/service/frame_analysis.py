@@ -20,14 +20,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from hipcam.config import HipcamConfig, LevelConfig
 from hipcam.config.gait import GaitParams
-from hipcam.domain import HIPS, LevelInfo
+from hipcam.domain import HIPS, UNKNOWN, LevelInfo
 from hipcam.gait import report
 from hipcam.gait.calibration import HipOffset, apply_hip_offset
 from hipcam.gait.live import LiveGait, LiveUpdate
@@ -68,6 +68,14 @@ GaitFactory = Callable[[GaitParams, float, float, tuple[int, int]], GaitModel]
 def load_pose(cfg: HipcamConfig) -> PoseModel:
     """BlazePose, built once; the segmentation mask is kept for the back-arch measures."""
     return BlazePose.from_config(cfg, keep_mask=True)
+
+
+def describe_pose(pose: PoseModel) -> dict[str, Any]:
+    """The loaded model's precision, why it was chosen, and its threads (BlazePose.from_config sets them)."""
+    choice = getattr(pose, "precision", None)
+    info: dict[str, Any] = choice.to_json() if choice is not None else {"precision": UNKNOWN}
+    info["threads"] = getattr(pose, "threads", 0)
+    return info
 
 
 def make_gait(params: GaitParams, fps_hint: float, roll_deg: float, frame_size: tuple[int, int]) -> GaitModel:

@@ -13,9 +13,9 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -249,6 +249,8 @@ class Metrics:
             "hipcam_last_frame_age_seconds", "Seconds since the last analysed frame (-1: none yet)", registry=r
         ).set_function(self._age_or_minus_one)
         Info("hipcam_build", "Software version", registry=r).info({"version": version})
+        self._pose_info = Info("hipcam_pose", "Landmark model precision, why, and interpreter threads", registry=r)
+        self._pose: dict[str, Any] = {}
         for stage in STAGES:
             self._stage.labels(stage)  # pre-create so dashboards see every stage from the start
         self._known_states: set[str] = set()
@@ -285,6 +287,16 @@ class Metrics:
 
     def stride_recorded(self) -> None:
         self._strides.inc()
+
+    def set_pose(self, info: Mapping[str, Any]) -> None:
+        """What the pose model runs in (hipcam.pose.precision), for /healthz and /metrics."""
+        with self._lock:
+            self._pose = dict(info)
+        self._pose_info.info({k: str(v) for k, v in info.items()})
+
+    def pose(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._pose)
 
     def snapshot_skipped_low_disk(self) -> None:
         self._snap_skipped.inc()

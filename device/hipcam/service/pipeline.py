@@ -48,6 +48,7 @@ from hipcam.service.frame_analysis import (
     Analyzer,
     GaitFactory,
     PoseModel,
+    describe_pose,
     load_pose,
     make_gait,
     opt,
@@ -226,7 +227,9 @@ class Pipeline:
             return None
         self._pose_tried = now
         try:
-            self._analyzer = Analyzer(self.cfg, self._pose_loader(self.cfg), self._gait_factory, self.settings)
+            pose = self._pose_loader(self.cfg)
+            self._analyzer = Analyzer(self.cfg, pose, self._gait_factory, self.settings)
+            self.ops.pose_loaded(describe_pose(pose))
             self._calibration_for = None  # the new analyzer has no calibration yet
         except HipcamError as exc:
             log.error("model not loaded: %s", exc)

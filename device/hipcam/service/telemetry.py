@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from hipcam.service.metrics import STAGES, Metrics
 from hipcam.service.notify import Watchdog
@@ -17,6 +17,7 @@ class Ops(Protocol):
     def snapshot_skipped_low_disk(self) -> None: ...
     def pipeline_error(self, stage: str) -> None: ...
     def camera_state(self, state: str) -> None: ...
+    def pose_loaded(self, info: Mapping[str, Any]) -> None: ...
 
 
 class NullOps:
@@ -41,6 +42,9 @@ class NullOps:
         pass
 
     def camera_state(self, state: str) -> None:
+        pass
+
+    def pose_loaded(self, info: Mapping[str, Any]) -> None:
         pass
 
 
@@ -79,3 +83,6 @@ class ServiceOps:
 
     def camera_state(self, state: str) -> None:
         self.metrics.set_camera_state(state)
+
+    def pose_loaded(self, info: Mapping[str, Any]) -> None:
+        self.metrics.set_pose(info)

@@ -178,3 +178,22 @@ def test_logfmt_and_env_level() -> None:
     assert out.getvalue().count("\n") == 1
     assert 'msg="port \\"8080\\" busy"' in out.getvalue() and "level=error" in out.getvalue()
     setup_logging("info", "text", stream=io.StringIO(), environ={})
+
+
+def test_the_pose_precision_is_in_healthz_and_metrics(store: Store, models_dir: Path) -> None:
+    from hipcam.pose.tracker import BlazePose
+    from hipcam.service.frame_analysis import describe_pose
+    from hipcam.service.notify import Notifier, Watchdog
+    from hipcam.service.telemetry import ServiceOps
+
+    m = Metrics(board=_NoBoard(), process_metrics=False)
+    client = _client(m, store)
+    assert client.get("/healthz").get_json()["pose"] == {}  # type: ignore[attr-defined]  # not loaded yet
+    cfg = HipcamConfig.model_validate({"pose": {"precision": "fp32", "threads": 1}})
+    ServiceOps(m, Watchdog(Notifier({}))).pose_loaded(describe_pose(BlazePose.from_config(cfg, models_dir=models_dir)))
+    pose = client.get("/healthz").get_json()["pose"]  # type: ignore[attr-defined]
+    assert pose == {"precision": "fp32", "requested": "fp32", "reason": "asked for in the config", "threads": 1}
+    text = client.get("/metrics").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert (
+        'hipcam_pose_info{precision="fp32",reason="asked for in the config",requested="fp32",threads="1"} 1.0' in text
+    )
