@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WResponse
 
 from hipcam.domain import CLASSIFIED, LEGS
-from hipcam.records import export, progress
+from hipcam.records import export, progress, side_lengths
 from web_ui.deps import deps
 from web_ui.security import ApiError
 
@@ -66,7 +66,9 @@ def session_page(session_id: int) -> str:
         raise ApiError(404, f"There is no session {session_id}.")
     records = store.strides(session_id)
     summary = export.session_summary(records)
-    strides = [r.to_json() for r in records]
+    runner = store.runners.get(found["runner_id"]) if found.get("runner_id") is not None else None
+    height = runner.get("height_cm") if runner is not None else None  # cm values where it is known
+    strides = [side_lengths.in_cm(r.to_json(), height) for r in records]
     by_id = {s["stride_id"]: s for s in strides}
     return render_template(
         "session.html",

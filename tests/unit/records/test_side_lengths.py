@@ -90,3 +90,14 @@ def test_session_page_shows_the_side_view_table(tmp_path: Path) -> None:
     assert "Knee flexion at foot strike" in side and "20.0" in side and "n=3" in side  # the median of 18, 22, 20
     assert "rearfoot 3" in side and "2.16" in side  # 10.8 km/h x 0.72 s
     store.close()
+
+
+def test_session_page_gives_centimetres_when_the_runners_height_is_known(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    runner = store.runners.create("Tall Runner", height_cm=180.0)
+    sid = store.start_session(runner_id=runner["id"], treadmill_speed=10.0)["id"]
+    store.add_stride(sid, _stride(leg="left", t_end=1.0, overstride_trunk=0.2))
+    html = web_app(store).test_client().get(f"/sessions/{sid}").get_data(as_text=True)
+    side = html[html.index('id="side-metrics"') : html.index('id="side-strides-table"')]
+    assert "Overstride at foot strike" in side and "10.4" in side  # 0.2 x 0.288 x 180 cm
+    store.close()
