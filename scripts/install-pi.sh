@@ -189,6 +189,15 @@ fetch_models() {
     run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$MODELS_DIR"
     # fetch verifies checksums and skips files that are already there and correct.
     run "$VENV/bin/hipcam" fetch --models-dir "$MODELS_DIR"
+    # The int8 landmark model is built on the board itself (docs/int8-model.md). It needs about
+    # 1.6 GB of memory: a smaller board keeps FP32, which pose.precision = auto then uses anyway.
+    local mem_kb
+    mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+    if ((mem_kb >= 3 * 1024 * 1024)); then
+        run "$VENV/bin/hipcam" build-int8 --models-dir "$MODELS_DIR"
+    else
+        log "skipping the int8 model build: $((mem_kb / 1024)) MB of memory, it needs about 1.6 GB"
+    fi
     run chown -R "$SERVICE_USER:$SERVICE_USER" "$MODELS_DIR"
 }
 

@@ -178,7 +178,8 @@ def format_bench(r: BenchReport) -> str:
         "agreement with FP32: FP32 itself"
         if a is None
         else f"agreement with FP32 over {a.frames} frames: median {a.median_pct:.2f}% of torso "
-        f"({a.median_px:.2f} px), p95 {a.p95_pct:.2f}%"
+        f"({a.median_px:.2f} px), p95 {a.p95_pct:.2f}%; pose {a.speedup:.2f}x FP32's speed on the same "
+        "frames, interleaved"
     )
     return "\n".join(
         [
@@ -208,6 +209,7 @@ def write_json(r: BenchReport, path: Path) -> None:
         "stage_ms": {k: round(v, 3) for k, v in r.in_memory.stage_ms.items()},
         "agreement_median_pct": 0.0 if a is None else round(a.median_pct, 3),
         "agreement_p95_pct": 0.0 if a is None else round(a.p95_pct, 3),
+        "speedup_vs_fp32": 1.0 if a is None else round(a.speedup, 3),
         "peak_rss_mb": round(r.peak_rss_mb, 1),
     }
     with atomic_writer(path) as f:

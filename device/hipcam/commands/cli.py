@@ -39,6 +39,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_int8(args: argparse.Namespace) -> int:
+    from hipcam.commands.build_int8 import run_build_int8
+
+    cfg = _config(args)
+    models_dir = Path(args.models_dir) if args.models_dir else cfg.paths.models()
+    return run_build_int8(cfg, models_dir, [Path(c) for c in args.clip], force=args.force)
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from hipcam.commands.analyze import run_analyze
 
@@ -167,16 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("fetch", cmd_fetch, "download and verify the BlazePose models and the demo clip")
     p.add_argument("--models-dir", help="where to put them (default: config paths.models_dir)")
 
+    _add_build_int8(add("build-int8", cmd_build_int8, "build the int8 landmark model from the fetched one, here"))
+
     _add_analyze(add("analyze", cmd_analyze, "analyse a side-view video (or a landmarks file) stride by stride"))
 
     _add_setup_check(add("setup-check", cmd_setup_check, "check the camera set-up with a runner on the treadmill"))
 
-    p = add("bench", cmd_bench, "measure pose throughput, per-stage latency and memory on a video")
-    p.add_argument("video", nargs="?")
-    p.add_argument("--frames", type=int, default=None, help="use at most this many frames")
-    p.add_argument("--budget", action="store_true", help="print the MACs per frame from the model graphs instead")
-    p.add_argument("--precision", choices=("auto", "fp32", "fp16", "int8"), help="override pose.precision")
-    p.add_argument("--json", help="also write the figures to this JSON file")
+    _add_bench(add("bench", cmd_bench, "measure pose throughput, per-stage latency and memory on a video"))
 
     p = add("compare-landmarks", cmd_compare, "agreement of two landmarks files (reference first)")
     p.add_argument("reference")
@@ -228,6 +233,20 @@ def _add_setup_check(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=20.0, help="capture time to check (default 20)")
     p.add_argument("--json", help="also write the checks as JSON")
     p.add_argument("--image", help="also write the frame with the measured lines (.jpg or .png)")
+
+
+def _add_bench(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", nargs="?")
+    p.add_argument("--frames", type=int, default=None, help="use at most this many frames")
+    p.add_argument("--budget", action="store_true", help="print the MACs per frame from the model graphs instead")
+    p.add_argument("--precision", choices=("auto", "fp32", "fp16", "int8"), help="override pose.precision")
+    p.add_argument("--json", help="also write the figures to this JSON file")
+
+
+def _add_build_int8(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", help="the models folder (default: config paths.models_dir)")
+    p.add_argument("--clip", action="append", default=[], help="also calibrate on this video (repeatable)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the built model is up to date")
 
 
 def _add_analyze(p: argparse.ArgumentParser) -> None:

@@ -5,14 +5,16 @@
   ``fp16accfp16``, which lets XNNPACK run FP16 arithmetic, but only on a CPU that has it (ARMv8.2
   ``asimdhp``: the Pi 5's Cortex-A76; not the Pi 4's A72, not x86). Elsewhere the same bytes run FP32,
   so the hint is safe everywhere and never fails to load.
-- ``int8``: a quantized landmark model built on the machine (``INT8_FILE`` in the models folder); not
-  shipped, and refused with the reason when it is not there.
-- ``auto``: FP16 where the CPU has it; int8 where a built int8 model exists and the CPU has no FP16;
-  else FP32. The choice and why are logged, and shown by /healthz, /metrics and ``hipcam bench``.
+- ``int8``: a quantized landmark model built on the machine (``hipcam build-int8``: ``INT8_FILE`` in
+  the models folder, with its record ``INT8_RECORD``); not shipped, and refused with the reason when
+  it is not there.
+- ``auto``: FP16 where the CPU has it; int8 where the CPU has no FP16 and the built int8 model's
+  record says it passed its check against FP32 (``validated``); else FP32. The choice and why are logged, and shown by /healthz, /metrics and ``hipcam bench``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from hipcam.errors import AssetError
 
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
 INT8_FILE = "pose_landmark_full.int8.tflite"
+INT8_RECORD = INT8_FILE + ".json"  # written by hipcam.pose.int8_build next to the model
 _FP16_ACC_FP32 = b"fp16accfp32"
 _FP16_ACC_FP16 = b"fp16accfp16"
 MAX_AUTO_THREADS = 4  # XNNPACK gains little past 4 on these boards
@@ -51,6 +54,16 @@ def cpu_has_fp16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
         return False
 
 
+def int8_check(models_dir: Path) -> tuple[bool, str]:
+    """Whether the built int8 model passed its check against FP32, and its figures in words."""
+    try:
+        record = json.loads((models_dir / INT8_RECORD).read_text())
+        figures = f"median {record['median_pct']:.2f}%, p95 {record['p95_pct']:.2f}% of torso from FP32"
+        return bool(record["validated"]), figures
+    except (OSError, ValueError, KeyError, TypeError):
+        return False, f"no readable {INT8_RECORD}"
+
+
 def choose(requested: str, models_dir: Path, has_fp16: bool | None = None) -> PrecisionChoice:
     """The precision to run for ``pose.precision = requested`` on this machine."""
     fp16 = cpu_has_fp16() if has_fp16 is None else has_fp16
@@ -66,9 +79,16 @@ def choose(requested: str, models_dir: Path, has_fp16: bool | None = None) -> Pr
         return PrecisionChoice("int8", requested, "asked for in the config")
     if fp16:
         return PrecisionChoice("fp16", requested, "the CPU has FP16 arithmetic (ARMv8.2 asimdhp)")
-    if int8_built:
-        return PrecisionChoice("int8", requested, "no FP16 arithmetic on this CPU; a built int8 model exists")
-    return PrecisionChoice("fp32", requested, "no FP16 arithmetic on this CPU and no int8 model built")
+    if not int8_built:
+        return PrecisionChoice("fp32", requested, "no FP16 arithmetic on this CPU and no int8 model built")
+    validated, figures = int8_check(models_dir)
+    if validated:
+        return PrecisionChoice(
+            "int8", requested, f"no FP16 arithmetic on this CPU; the int8 model is validated ({figures})"
+        )
+    return PrecisionChoice(
+        "fp32", requested, f"no FP16 arithmetic on this CPU; the int8 model is not validated ({figures})"
+    )
 
 
 def with_fp16_hint(model: bytes) -> bytes:

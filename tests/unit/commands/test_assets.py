@@ -29,9 +29,12 @@ def asset(wheel: Path, sha: str) -> Asset:
     return Asset(name="m", file="model.bin", package=str(wheel), member="fakemodels/data/model.bin", sha256=sha)
 
 
-def test_manifest_lists_the_three_assets_with_hashes() -> None:
+def test_manifest_lists_the_models_the_demo_clip_and_the_calibration_clips_with_hashes() -> None:
     names = {a.name: a for a in load_manifest()}
-    assert set(names) == {"pose_detector", "pose_landmark_full", "demo_clip"}
+    assert {"pose_detector", "pose_landmark_full", "demo_clip"} <= set(names)
+    calibration = [a for a in names.values() if a.file.startswith("calibration_")]
+    assert len(calibration) == 8 and {a.package for a in calibration} == {"pose2sim==0.10.49"}
+    assert len(names) == 11
     assert all(len(a.sha256) == 64 for a in names.values())
 
 

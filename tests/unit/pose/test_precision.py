@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,22 @@ from hipcam.pose import precision
 from hipcam.pose.tracker import LANDMARK_FILE, BlazePose
 
 
-def test_auto_picks_fp16_on_a_cpu_with_it_int8_where_built_else_fp32(tmp_path: Path) -> None:
+def _record(models: Path, validated: bool) -> None:
+    record = {"validated": validated, "median_pct": 1.2 if validated else 1.6, "p95_pct": 4.0 if validated else 17.0}
+    (models / precision.INT8_RECORD).write_text(json.dumps(record))
+
+
+def test_auto_picks_fp16_on_a_cpu_with_it_a_validated_int8_where_built_else_fp32(tmp_path: Path) -> None:
     assert precision.choose("auto", tmp_path, has_fp16=True).precision == "fp16"
     assert precision.choose("auto", tmp_path, has_fp16=False).precision == "fp32"
     (tmp_path / precision.INT8_FILE).write_bytes(b"built")
+    assert "no readable" in precision.choose("auto", tmp_path, has_fp16=False).reason
+    _record(tmp_path, validated=False)
+    not_validated = precision.choose("auto", tmp_path, has_fp16=False)
+    assert not_validated.precision == "fp32"
+    assert "not validated (median 1.60%, p95 17.00%" in not_validated.reason
+    assert precision.choose("int8", tmp_path, has_fp16=False).precision == "int8"  # asked for: runs anyway
+    _record(tmp_path, validated=True)
     assert precision.choose("auto", tmp_path, has_fp16=False).precision == "int8"
     assert precision.choose("auto", tmp_path, has_fp16=True).precision == "fp16"  # FP16 first where the CPU has it
     assert "no FP16" in precision.choose("fp16", tmp_path, has_fp16=False).reason
