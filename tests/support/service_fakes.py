@@ -73,7 +73,7 @@ class FakePose:
         self.delay, self.found = delay, found
         self.timings = StageTimings()
 
-    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> PoseResult | None:
+    def process(self, frame_rgb: np.ndarray, timestamp_s: float, mask: bool = True) -> PoseResult | None:
         time.sleep(self.delay)
         self.timings = StageTimings(landmark_ms=1.0)
         if not self.found:

@@ -27,7 +27,7 @@ from hipcam.pose.landmarks import OUT_SEGMENTATION
 from hipcam.pose.precision import PrecisionChoice
 from hipcam.pose.tracker import DETECTOR_FILE, LANDMARK_FILE, BlazePose, StageTimings
 
-MASK_SHARE = 0.25  # a mask on a quarter of frames: what a mask schedule (issue 12, not built yet) would cost
+MASK_SHARE = 0.34  # pose.mask_frames = "scheduled" on a 30 fps clip (hipcam bench VIDEO --mask-schedule)
 BUDGET_FPS = 30.0  # the camera rate the detector's re-checks are amortized over
 MEMORY_BUDGET_MB = 192  # pre-decoded frames for the in-memory pass
 STAGES = ("decode", "preprocess", "detector", "landmark", "postprocess")

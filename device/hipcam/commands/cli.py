@@ -86,6 +86,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.video:
         raise HipcamError("bench: give a video (or --budget for the compute table)")
     cfg = _config(args)
+    if args.mask_schedule:
+        from hipcam.commands.bench_mask import run_mask_bench
+
+        print(run_mask_bench(cfg, args.video, args.frames))
+        return 0
     if args.precision:
         cfg = cfg.model_copy(update={"pose": cfg.pose.model_copy(update={"precision": args.precision})})
     report = run_bench(Path(args.video), cfg, max_frames=args.frames)
@@ -241,6 +246,7 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", action="store_true", help="print the MACs per frame from the model graphs instead")
     p.add_argument("--precision", choices=("auto", "fp32", "fp16", "int8"), help="override pose.precision")
     p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--mask-schedule", action="store_true", help="the live analysis with the mask scheduled vs not")
 
 
 def _add_build_int8(p: argparse.ArgumentParser) -> None:

@@ -80,6 +80,11 @@ class PoseConfig(Section):
         "auto",
         description="landmark model arithmetic; auto: fp16 on a CPU with FP16 (Pi 5), int8 where built, else fp32",
     )
+    mask_frames: Literal["scheduled", "all"] = Field(
+        "scheduled",
+        description="live: run the segmentation mask only on the frames the gait reads it from (near peak "
+        "thigh extension and the least-extended phase; docs/mask-schedule.md), or on all frames",
+    )
     detection_threshold: float = Field(0.5, ge=0.05, le=0.99, description="min detector score for a person")
     presence_threshold: float = Field(0.5, ge=0.05, le=0.99, description="min landmark-model pose score")
     smooth_landmarks: bool = Field(True, description="One-Euro smoothing of landmarks across frames")

@@ -181,6 +181,25 @@ class LandmarkModel:
         return np.array(self.model.output_view(OUT_SEGMENTATION)[0, :, :, 0])
 
 
+class MaskBranch:
+    """The segmentation branch as a graph of its own (hipcam.pose.graph_split): it reads the trunk's
+    feature maps (``links``) of the last invoke and computes the same mask as the complete graph."""
+
+    def __init__(self, model: TfliteModel, links: tuple[str, ...]) -> None:
+        self.model, self.links = model, links
+
+    def run(self, trunk: TfliteModel) -> None:
+        for name in self.links:
+            view = self.model.input_view(name)
+            view[...] = trunk.output_view(name)
+            del view
+        self.model.invoke()
+
+    def logits(self) -> np.ndarray:
+        """[256, 256] float32 logits in crop space (a copy), as ``LandmarkModel.segmentation_logits``."""
+        return np.array(self.model.output_view(OUT_SEGMENTATION)[0, :, :, 0])
+
+
 def segmentation_mask(logits: np.ndarray) -> np.ndarray:
     """Segmentation logits -> person probabilities in [0, 1], a new float32 array."""
     with np.errstate(over="ignore"):

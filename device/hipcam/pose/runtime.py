@@ -124,8 +124,9 @@ class TfliteModel:
             raise AssetError(f"{p}: not a usable TFLite model ({reason}); run `hipcam fetch`") from None
         self.path = p
         inputs = self._interp.get_input_details()
-        if len(inputs) != 1:
-            raise AssetError(f"{p}: expected one input tensor, found {len(inputs)}")
+        if not inputs:
+            raise AssetError(f"{p}: the model has no input tensor")
+        self._inputs: dict[str, int] = {d["name"]: d["index"] for d in inputs}
         self._input_index: int = inputs[0]["index"]
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in inputs[0]["shape"])
         self.input_dtype = np.dtype(inputs[0]["dtype"])
@@ -135,9 +136,10 @@ class TfliteModel:
     def output_names(self) -> tuple[str, ...]:
         return tuple(self._outputs)
 
-    def input_view(self) -> np.ndarray:
-        """A writable view of the input tensor; release it before ``invoke()``."""
-        view: np.ndarray = self._interp.tensor(self._input_index)()
+    def input_view(self, name: str | None = None) -> np.ndarray:
+        """A writable view of the (first, or named) input tensor; release it before ``invoke()``."""
+        index = self._input_index if name is None else self._inputs[name]
+        view: np.ndarray = self._interp.tensor(index)()
         return view
 
     def output_view(self, name: str) -> np.ndarray:

@@ -20,7 +20,8 @@ import numpy as np
 from hipcam.config import HipcamConfig
 from hipcam.pose import precision
 from hipcam.pose.detector import Detection, PoseDetector, iou
-from hipcam.pose.landmarks import OUT_SEGMENTATION, LandmarkModel, RawPose, segmentation_mask
+from hipcam.pose.graph_split import split_branch
+from hipcam.pose.landmarks import OUT_SEGMENTATION, LandmarkModel, MaskBranch, RawPose, segmentation_mask
 from hipcam.pose.roi import Roi, mask_to_image, roi_from_alignment
 from hipcam.pose.runtime import TfliteModel
 from hipcam.pose.smoothing import PoseSmoother
@@ -139,11 +140,16 @@ class BlazePose:
         smooth: bool = True,
         keep_mask: bool = False,
         recheck_interval_s: float = 0.0,
+        mask_branch: MaskBranch | None = None,
     ) -> None:
-        if keep_mask and OUT_SEGMENTATION not in landmark.output_names:
+        """``mask_branch``: the segmentation branch cut out of ``landmark`` (``graph_split``), run only
+        on the frames ``process`` is told need the mask; without it ``landmark`` has the mask output."""
+        if keep_mask and mask_branch is None and OUT_SEGMENTATION not in landmark.output_names:
             raise ValueError("keep_mask needs the landmark model's segmentation output")
         self.detector = PoseDetector(detector, detection_threshold)
         self.landmark_model = LandmarkModel(landmark, presence_threshold)
+        self.mask_branch = mask_branch if keep_mask else None
+        self.masked = keep_mask  # whether the last frame computed the mask
         self.smoother = PoseSmoother(enabled=smooth)
         self.keep_mask = keep_mask
         self.recheck_interval_s = recheck_interval_s  # 0: never look for a better subject while tracking
@@ -158,22 +164,33 @@ class BlazePose:
         self._norm = np.ones(3, np.float32)
 
     @classmethod
-    def from_config(cls, cfg: HipcamConfig, keep_mask: bool = False, models_dir: Path | None = None) -> BlazePose:
+    def from_config(
+        cls, cfg: HipcamConfig, keep_mask: bool = False, models_dir: Path | None = None, scheduled_mask: bool = False
+    ) -> BlazePose:
+        """``scheduled_mask`` (with ``keep_mask``): the segmentation branch as a graph of its own, run
+        only on the frames the caller asks the mask for (``process(..., mask=True)``)."""
         models = models_dir or cfg.paths.models()
         threads = precision.inference_threads(cfg.pose.threads)
         choice = precision.choose(cfg.pose.precision, models)
         landmark_bytes = precision.landmark_model_bytes(choice, models / LANDMARK_FILE, models)
-        # Without a mask consumer the segmentation branch is cut out of the graph (~25% of its time).
+        split = split_branch(landmark_bytes, OUT_SEGMENTATION) if keep_mask and scheduled_mask else None
+        # Without a mask consumer the segmentation branch is cut out of the graph (~1/3 of its time).
         drop = () if keep_mask else (OUT_SEGMENTATION,)
+        landmark = TfliteModel(models / LANDMARK_FILE, threads, drop_outputs=drop, content=landmark_bytes)
+        branch = None
+        if split is not None:
+            landmark = TfliteModel(models / LANDMARK_FILE, threads, content=split.trunk)
+            branch = MaskBranch(TfliteModel(models / LANDMARK_FILE, threads, content=split.branch), split.links)
         log.info("pose: landmark model in %s (%s), %d threads", choice.precision, choice.reason, threads)
         pose = cls(
             TfliteModel(models / DETECTOR_FILE, threads),
-            TfliteModel(models / LANDMARK_FILE, threads, drop_outputs=drop, content=landmark_bytes),
+            landmark,
             detection_threshold=cfg.pose.detection_threshold,
             presence_threshold=cfg.pose.presence_threshold,
             smooth=cfg.pose.smooth_landmarks,
             keep_mask=keep_mask,
             recheck_interval_s=cfg.pose.recheck_interval_s,
+            mask_branch=branch,
         )
         pose.precision, pose.threads = choice, threads
         return pose
@@ -185,8 +202,12 @@ class BlazePose:
         self._retry_check = self._retrying = False
         self.smoother.reset()
 
-    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> PoseResult | None:
-        """Landmarks of the main subject in an RGB uint8 frame; None when nobody is found."""
+    def process(self, frame_rgb: np.ndarray, timestamp_s: float, mask: bool = True) -> PoseResult | None:
+        """Landmarks of the main subject in an RGB uint8 frame; None when nobody is found.
+
+        ``mask=False``: this frame needs no segmentation mask (its branch is skipped, when split off).
+        """
+        self.masked = self.keep_mask and (mask or self.mask_branch is None)
         timings = StageTimings()
         self.timings = timings
         tracked = self._roi
@@ -228,6 +249,8 @@ class BlazePose:
         self.landmark_model.preprocess(frame_rgb, roi)
         t1 = time.perf_counter()
         self.landmark_model.model.invoke()
+        if self.masked and self.mask_branch is not None:
+            self.mask_branch.run(self.landmark_model.model)
         t2 = time.perf_counter()
         raw = self.landmark_model.postprocess(roi)
         timings.preprocess_ms += (t1 - t0) * 1e3
@@ -253,8 +276,13 @@ class BlazePose:
             width=width,
             height=height,
             detected=detected,
-            mask_logits=self.landmark_model.segmentation_logits() if self.keep_mask else None,
+            mask_logits=self._mask_logits() if self.masked else None,
         )
+
+    def _mask_logits(self) -> np.ndarray:
+        if self.mask_branch is not None:
+            return self.mask_branch.logits()
+        return self.landmark_model.segmentation_logits()
 
     def _recheck_due(self, timestamp_s: float) -> bool:
         if self.recheck_interval_s <= 0:

@@ -31,6 +31,7 @@ from hipcam.domain import HIPS, UNKNOWN, LevelInfo
 from hipcam.gait import report
 from hipcam.gait.calibration import HipOffset, apply_hip_offset
 from hipcam.gait.live import LiveGait, LiveUpdate
+from hipcam.gait.mask_schedule import MaskSchedule, most_extended_thigh_deg
 from hipcam.gait.strides import Stride
 from hipcam.pose.tracker import BlazePose, PoseResult, StageTimings
 from hipcam.records.store import HipCalibration
@@ -49,7 +50,7 @@ MASK_BUDGET_S = 0.005
 class PoseModel(Protocol):
     timings: StageTimings  # of the last processed frame, also when nobody was found
 
-    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> PoseResult | None: ...
+    def process(self, frame_rgb: np.ndarray, timestamp_s: float, mask: bool = True) -> PoseResult | None: ...
 
 
 class GaitModel(Protocol):
@@ -66,8 +67,9 @@ GaitFactory = Callable[[GaitParams, float, float, tuple[int, int]], GaitModel]
 
 
 def load_pose(cfg: HipcamConfig) -> PoseModel:
-    """BlazePose, built once; the segmentation mask is kept for the back-arch measures."""
-    return BlazePose.from_config(cfg, keep_mask=True)
+    """BlazePose, built once; the segmentation mask is kept for the back-arch measures (with the graph
+    without it too when the mask is scheduled)."""
+    return BlazePose.from_config(cfg, keep_mask=True, scheduled_mask=cfg.pose.mask_frames == "scheduled")
 
 
 def describe_pose(pose: PoseModel) -> dict[str, Any]:
@@ -134,6 +136,7 @@ class Analyzer:
         self._applied = settings.applied() if settings is not None else AppliedSettings.of(cfg, 0)
         self._built_for: tuple[LevelConfig, GaitParams] | None = None  # what the current tracker uses
         self._mask = MaskMeter()
+        self.mask_schedule = MaskSchedule(cfg.gait.lumbar_window_s) if cfg.pose.mask_frames == "scheduled" else None
         self.level: LevelInfo | None = None  # applied by the current tracker
         self._hip: HipCalibration | None = None  # the active runner's, applied to every frame
         self._near: str | None = None  # the near leg the tracker last reported
@@ -154,7 +157,9 @@ class Analyzer:
             self._gait = None  # no stride may span two settings
 
     def run(self, frame: CapturedFrame) -> Analysis:
-        result = self.pose.process(frame.image, frame.timestamp_s)
+        schedule = self.mask_schedule
+        mask = schedule is None or schedule.want(frame.timestamp_s)
+        result = self.pose.process(frame.image, frame.timestamp_s, mask=mask)
         if result is not None and result.switched:
             self._gait = None  # another person took over: no stride may span two runners
         self._follow_settings()
@@ -166,6 +171,8 @@ class Analyzer:
         landmarks, pose = self._calibrated(result, frame.image.shape, direction)
         features = None if result is None or landmarks is None else self._mask.features(result, landmarks, direction)
         update = gait.update(frame.timestamp_s, landmarks, features)
+        if schedule is not None:
+            schedule.observe(frame.timestamp_s, _thigh(landmarks, frame.image.shape, direction))
         self._near = update.near_leg
         timings["gait"] = time.perf_counter() - t0
         score = result.score if result is not None else None
@@ -193,6 +200,13 @@ class Analyzer:
         h, w = image.shape[:2]
         self._gait = self._gait_factory(params, fps_hint, self.level.roll_deg, (w, h))
         return self._gait
+
+
+def _thigh(landmarks: np.ndarray | None, shape: tuple[int, ...], direction: str) -> float:
+    if landmarks is None:
+        return math.nan
+    px = landmarks[:, :2] * (shape[1], shape[0])
+    return most_extended_thigh_deg(px, 1 if direction == "right" else -1)
 
 
 def _key(calibration: HipCalibration | None) -> tuple[str, float, float] | None:

@@ -46,7 +46,7 @@ class TrunkPose:
     def __init__(self) -> None:
         self.timings = StageTimings()
 
-    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> PoseResult:
+    def process(self, frame_rgb: np.ndarray, timestamp_s: float, mask: bool = True) -> PoseResult:
         h, w = frame_rgb.shape[:2]
         return PoseResult(_pose_px(), np.zeros((33, 4), np.float32), 1.0, Roi(w / 2, h / 2, h, 0.0), w, h, False)
 
