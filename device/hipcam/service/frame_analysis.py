@@ -93,6 +93,7 @@ class Analysis:
     restarted: bool = False  # a new gait tracker started at this frame (its frame numbers restart)
     pose: FramePose | None = None  # the pose before the calibration (None: nobody found)
     score: float | None = None  # the landmark model's pose score (None: nobody found)
+    mask_ran: bool = False  # the segmentation mask was computed for this frame
 
 
 class MaskMeter:
@@ -176,7 +177,9 @@ class Analyzer:
         self._near = update.near_leg
         timings["gait"] = time.perf_counter() - t0
         score = result.score if result is not None else None
-        return Analysis(landmarks, update, timings, self.pose.timings.detector_ms > 0, restarted, pose, score)
+        mask_ran = result is not None and result.mask_logits is not None
+        detector_ran = self.pose.timings.detector_ms > 0
+        return Analysis(landmarks, update, timings, detector_ran, restarted, pose, score, mask_ran)
 
     def _calibrated(
         self, result: PoseResult | None, shape: tuple[int, ...], direction: str

@@ -223,6 +223,9 @@ class Metrics:
         self._frames = Counter("hipcam_frames_processed", "Frames analysed end to end", registry=r)
         self._dropped = Counter("hipcam_frames_dropped", "Frames dropped because analysis was busy", registry=r)
         self._detector = Counter("hipcam_detector_runs", "Person-detector runs (re-acquisitions)", registry=r)
+        self._masks = Counter(
+            "hipcam_mask_frames", "Frames whose segmentation mask was computed (pose.mask_frames)", registry=r
+        )
         self._strides = Counter("hipcam_strides_recorded", "Strides committed to the store", registry=r)
         self._snap_skipped = Counter(
             "hipcam_snapshots_skipped_low_disk", "Stride snapshots not saved because disk was low", registry=r
@@ -284,6 +287,9 @@ class Metrics:
 
     def detector_run(self) -> None:
         self._detector.inc()
+
+    def mask_computed(self) -> None:
+        self._masks.inc()
 
     def stride_recorded(self) -> None:
         self._strides.inc()

@@ -264,7 +264,7 @@ class Pipeline:
         self._publish(frame, out, time.perf_counter() - started)
         self.preview.offer(frame.image, out.landmarks, frame.captured_at)
         timings = {**out.timings, "capture": max(0.0, waited)}
-        self.ops.frame_processed(time.perf_counter() - started, timings, out.detector_ran)
+        self.ops.frame_processed(time.perf_counter() - started, timings, out.detector_ran, out.mask_ran)
 
     def _publish(self, frame: CapturedFrame, out: Analysis, elapsed: float) -> None:
         now = time.monotonic()

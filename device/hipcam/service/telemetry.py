@@ -10,7 +10,9 @@ from hipcam.service.notify import Watchdog
 
 
 class Ops(Protocol):
-    def frame_processed(self, seconds: float, timings: Mapping[str, float], detector_ran: bool) -> None: ...
+    def frame_processed(
+        self, seconds: float, timings: Mapping[str, float], detector_ran: bool, mask_ran: bool = False
+    ) -> None: ...
     def loop_alive(self) -> None: ...
     def frame_dropped(self, n: int) -> None: ...
     def stride_recorded(self) -> None: ...
@@ -23,7 +25,9 @@ class Ops(Protocol):
 class NullOps:
     """No metrics, no watchdog (tests, the benchmark)."""
 
-    def frame_processed(self, seconds: float, timings: Mapping[str, float], detector_ran: bool) -> None:
+    def frame_processed(
+        self, seconds: float, timings: Mapping[str, float], detector_ran: bool, mask_ran: bool = False
+    ) -> None:
         pass
 
     def loop_alive(self) -> None:
@@ -55,12 +59,16 @@ class ServiceOps:
         self.metrics = metrics
         self.watchdog = watchdog
 
-    def frame_processed(self, seconds: float, timings: Mapping[str, float], detector_ran: bool) -> None:
+    def frame_processed(
+        self, seconds: float, timings: Mapping[str, float], detector_ran: bool, mask_ran: bool = False
+    ) -> None:
         for stage, value in timings.items():
             if stage in STAGES:
                 self.metrics.observe_stage(stage, value)
         if detector_ran:
             self.metrics.detector_run()
+        if mask_ran:
+            self.metrics.mask_computed()
         self.metrics.frame_processed(seconds)
         self.watchdog.frame_processed()
 

@@ -45,6 +45,7 @@ class SwingingPose:
 
 
 def _run(mask_frames: str) -> list[bool]:
+    """The mask flags the analyzer passed to the pose model, per frame, over 6 s at 30 fps."""
     cfg = HipcamConfig.model_validate({"pose": {"mask_frames": mask_frames}, "gait": {"direction": "right"}})
     pose = SwingingPose()
     analyzer = Analyzer(cfg, pose, lambda *a: FakeGait(every=10))

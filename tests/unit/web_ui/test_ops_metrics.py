@@ -67,6 +67,7 @@ def test_metrics_exposition(tmp_path: Path) -> None:
     m.frame_processed(0.04)
     m.frame_dropped(3)
     m.detector_run()
+    m.mask_computed()
     m.snapshot_skipped_low_disk()
     m.set_camera_state("reconnecting")
     body, ctype = m.render()
@@ -76,6 +77,7 @@ def test_metrics_exposition(tmp_path: Path) -> None:
         "hipcam_frames_processed_total 1.0",
         "hipcam_frames_dropped_total 3.0",
         "hipcam_detector_runs_total 1.0",
+        "hipcam_mask_frames_total 1.0",
         "hipcam_snapshots_skipped_low_disk_total 1.0",
         'hipcam_stage_seconds_count{stage="detector"} 1.0',
         'hipcam_stage_seconds_count{stage="gait"} 0.0',
