@@ -38,8 +38,8 @@ def _schema() -> tuple[Any, Any] | None:
     return flatbuffers, schema
 
 
-def _needed(graph: Any, outputs: list[int]) -> set[int]:
-    """The ops the given tensors depend on."""
+def needed_ops(graph: Any, outputs: list[int]) -> set[int]:
+    """The indices of the ops the given tensors of ``graph`` (a schema SubGraphT) depend on."""
     producer = {int(o): i for i, op in enumerate(graph.operators) for o in op.outputs}
     needed: set[int] = set()
     stack = list(outputs)
@@ -88,8 +88,8 @@ def split_branch(model: bytes, output: str) -> SplitGraphs | None:
     others = [int(o) for o in graph.outputs if names[o] != output]
     if len(wanted) != 1 or not others:
         return None
-    trunk_ops = _needed(graph, others)
-    branch_ops = _needed(graph, wanted) - trunk_ops
+    trunk_ops = needed_ops(graph, others)
+    branch_ops = needed_ops(graph, wanted) - trunk_ops
     made_by_trunk = {int(o) for i in trunk_ops for o in graph.operators[i].outputs}
     links = sorted({int(t) for i in branch_ops for t in graph.operators[i].inputs if int(t) in made_by_trunk})
     if not links:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hipcam.errors import AssetError
+from hipcam.pose.graph_split import needed_ops
 
 
 def _interpreter_class() -> Any:
@@ -52,14 +53,7 @@ def prune_outputs(model: bytes, drop: tuple[str, ...]) -> bytes:
     graph = tree.subgraphs[0]
     names = [t.name.decode() if isinstance(t.name, bytes) else str(t.name) for t in graph.tensors]
     outputs = [int(o) for o in graph.outputs if names[o] not in drop]
-    producer = {int(o): i for i, op in enumerate(graph.operators) for o in op.outputs}
-    needed: set[int] = set()
-    stack = list(outputs)
-    while stack:
-        op = producer.get(stack.pop())
-        if op is not None and op not in needed:
-            needed.add(op)
-            stack.extend(int(t) for t in graph.operators[op].inputs if t >= 0)
+    needed = needed_ops(graph, outputs)
     graph.operators = [op for i, op in enumerate(graph.operators) if i in needed]
     graph.outputs = outputs
     builder = flatbuffers.Builder(len(model) + 4096)
