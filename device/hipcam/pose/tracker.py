@@ -176,9 +176,10 @@ class BlazePose:
         split = split_branch(landmark_bytes, OUT_SEGMENTATION) if keep_mask and scheduled_mask else None
         # Without a mask consumer the segmentation branch is cut out of the graph (~1/3 of its time).
         drop = () if keep_mask else (OUT_SEGMENTATION,)
-        landmark = TfliteModel(models / LANDMARK_FILE, threads, drop_outputs=drop, content=landmark_bytes)
-        branch = None
-        if split is not None:
+        if split is None:
+            landmark = TfliteModel(models / LANDMARK_FILE, threads, drop_outputs=drop, content=landmark_bytes)
+            branch = None
+        else:
             landmark = TfliteModel(models / LANDMARK_FILE, threads, content=split.trunk)
             branch = MaskBranch(TfliteModel(models / LANDMARK_FILE, threads, content=split.branch), split.links)
         log.info("pose: landmark model in %s (%s), %d threads", choice.precision, choice.reason, threads)

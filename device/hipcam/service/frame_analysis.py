@@ -67,8 +67,8 @@ GaitFactory = Callable[[GaitParams, float, float, tuple[int, int]], GaitModel]
 
 
 def load_pose(cfg: HipcamConfig) -> PoseModel:
-    """BlazePose, built once; the segmentation mask is kept for the back-arch measures (with the graph
-    without it too when the mask is scheduled)."""
+    """BlazePose, built once; the segmentation mask is kept for the back-arch measures (its branch a
+    graph of its own, run on the frames the schedule picks, when ``pose.mask_frames = "scheduled"``)."""
     return BlazePose.from_config(cfg, keep_mask=True, scheduled_mask=cfg.pose.mask_frames == "scheduled")
 
 
