@@ -61,7 +61,9 @@ def run_mask_bench(cfg: HipcamConfig, video: str, max_frames: int | None) -> str
     source = OpenCVSource(video, "file", true_fps=cfg.capture.true_fps)
     source.open()
     try:
-        while (max_frames is None or source_frames(runs) < max_frames) and (frame := source.read()) is not None:
+        for frame in iter(source.read, None):
+            if max_frames is not None and _frames_seen(runs) >= max_frames:
+                break
             captured = CapturedFrame(frame.image, frame.index, frame.timestamp_s, 0.0)
             for run in runs.values():
                 analysis = run.analyzer.run(captured)
@@ -73,12 +75,12 @@ def run_mask_bench(cfg: HipcamConfig, video: str, max_frames: int | None) -> str
     return _format(video, runs)
 
 
-def source_frames(runs: dict[str, _Run]) -> int:
+def _frames_seen(runs: dict[str, _Run]) -> int:
     return len(runs["all"].landmark_ms)
 
 
 def _format(video: str, runs: dict[str, _Run]) -> str:
-    frames = source_frames(runs)
+    frames = _frames_seen(runs)
     mean = {m: float(np.mean(r.landmark_ms)) if r.landmark_ms else float("nan") for m, r in runs.items()}
     lines = [f"{video}: {frames} frames, the live analysis three ways, interleaved frame by frame"]
     for mode, run in runs.items():

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from flask.testing import FlaskClient
+from web_login import login_headers
 
 from hipcam.auth import AttemptLimiter, hash_pin
 from hipcam.config import HipcamConfig
@@ -39,10 +40,7 @@ def env(tmp_path: Path) -> Any:
 
 
 def _login(client: FlaskClient) -> dict[str, str]:
-    token = client.get("/api/auth").get_json()["csrf_token"]
-    r = client.post("/api/login", json={"pin": PIN}, headers={"X-CSRF-Token": token})
-    assert r.status_code == 200
-    return {"X-CSRF-Token": str(r.get_json()["csrf_token"])}
+    return login_headers(client, PIN)
 
 
 def _rows(path: Path) -> list[tuple[Any, ...]]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from service_fakes import web_app
+from web_login import login_headers
 
 from hipcam.auth import hash_pin
 from hipcam.config import HipcamConfig
@@ -34,10 +35,7 @@ def env(tmp_path: Path) -> Iterator[tuple[FlaskClient, Store]]:
 
 
 def _login(client: FlaskClient) -> dict[str, str]:
-    token = client.get("/api/auth").get_json()["csrf_token"]
-    r = client.post("/api/login", json={"pin": PIN}, headers={"X-CSRF-Token": token})
-    assert r.status_code == 200
-    return {"X-CSRF-Token": r.get_json()["csrf_token"]}
+    return login_headers(client, PIN)
 
 
 def _next(client: FlaskClient, target: str) -> str:
