@@ -28,8 +28,9 @@ SOURCE = SHARED_DATA / "treadmill_home_side.mp4"
 FIGURES = ("hip_extension", "trunk_lean", "cadence")
 
 
-def _rewrite(path: Path, every: int, edit: Callable[[np.ndarray], np.ndarray]) -> Path:
-    """The home clip's first 8 s, one frame in `every`, each passed through `edit`."""
+def _rewrite(path: Path, every: int, edit: Callable[[np.ndarray], np.ndarray], speed: float = 1.0) -> Path:
+    """The home clip's first 8 s, one frame in `every`, each passed through `edit`, played `speed` times
+    faster (its true rate then given by capture.true_fps)."""
     cap = cv2.VideoCapture(str(SOURCE))
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     writer = None
@@ -41,7 +42,8 @@ def _rewrite(path: Path, every: int, edit: Callable[[np.ndarray], np.ndarray]) -
             continue
         out = edit(frame)
         if writer is None:
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps / every, out.shape[1::-1])
+            rate = fps / every * speed
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), rate, out.shape[1::-1])
         writer.write(out)
     cap.release()
     assert writer is not None
@@ -99,3 +101,30 @@ def test_live_page_says_which_figures_a_bad_set_up_makes_unreliable(
         for figure, text in texts.items():
             assert text.startswith("Unreliable: ") and expected in text, (figure, texts)
         assert banner.startswith("Set-up: ") and ("move the camera" in banner or "frame rate" in banner), banner
+
+
+def test_live_page_says_when_frames_are_skipped_evenly(tmp_path: Path) -> None:
+    """A camera faster than the analysis (the clip played at 4x, 120 frames/s, its true rate 30): the
+    stats say frames are skipped evenly, and the too-few-frames note blames the analysis, not the camera."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)")
+    if not SOURCE.is_file():
+        pytest.skip(f"{SOURCE} is missing (the shared test data beside the repository)")
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(exist_ok=True)
+    clip = _rewrite(tmp_path / "fast.mp4", 1, lambda f: f, speed=4.0)
+    env = {"HIPCAM_CAPTURE__TRUE_FPS": "30"}
+    with serve_process(clip, tmp_path / "data", tmp_path / "serve.log", "4321", env) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1180, "height": 820})
+        page.goto(base + "/")
+        for element, text in (("stats", "skipped evenly"), ("banner", "keeps up with only")):
+            page.wait_for_function(
+                f"document.getElementById('{element}').textContent.includes('{text}')", timeout=30_000
+            )
+        stats, banner = page.inner_text("#stats"), page.inner_text("#banner")
+        page.screenshot(path=str(OUT / "live-skipped-evenly.png"), full_page=True)
+        browser.close()
+    assert "of the camera's" in stats and "analysis cannot keep up" in stats, stats
+    assert "of the camera's frames" in banner and "raise the camera" not in banner, banner

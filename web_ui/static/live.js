@@ -78,8 +78,18 @@
     $("m-lean").textContent = fmt(last ? last.trunk_lean_at_toe_off_deg : null, 1);
     $("m-lean-now").textContent = "now " + fmt(live.trunk_lean_deg, 0) + "°";
     $("m-cad").textContent = fmt(live.cadence_spm, 0);
-    $("stats").textContent = "fps " + fmt(live.fps, 1) + " · analysis " + fmt(live.inference_ms, 0) + " ms · dropped " +
-      (live.frames_dropped || 0) + " · source " + (state.source || "–");
+    $("stats").textContent = "fps " + fmt(live.fps, 1) + evenly(live) + " · analysis " + fmt(live.inference_ms, 0) +
+      " ms · dropped " + (live.frames_dropped || 0) + " · source " + (state.source || "–");
+  }
+
+  // When analysis cannot keep the camera's rate it skips frames evenly (service.decimation).
+  function evenly(live) {
+    const share = live.analysed_share;
+    if (share === null || share === undefined || share >= 1 || !live.camera_fps) return "";
+    const k = Math.round(1 / share);
+    const kept = Math.abs(share * k - 1) < 0.01 && k > 1 ? "1 in " + k : fmt(share * 100, 0) + "%";
+    return " of the camera's " + fmt(live.camera_fps, 0) + " (" + kept + " analysed, the rest skipped evenly: " +
+      "analysis cannot keep up)";
   }
 
   // A set-up fault that makes a figure unreliable (service.limits) is said beside it, the value struck.

@@ -4,8 +4,8 @@ The service runs as a child process (as under systemd), bound to 127.0.0.1 with 
 data directory. N viewers hold Server-Sent-Event streams (ended by the server's stream time limit and
 reopened, as the page's EventSource does) and fetch the camera JPEG a few times a second.
 Every ``report_every_s`` it prints analysed frames/s, frame-latency percentiles (from the
-service's own Prometheus histogram), dropped frames and the service's RSS; at the end, RSS
-growth and the longest gap between analysed frames seen by a viewer.
+service's own Prometheus histogram), dropped and evenly skipped frames and the service's RSS; at
+the end, RSS growth and the longest gap between analysed frames seen by a viewer.
 
 A session is started in the soaked service (with a throw-away PIN), so strides, their landmarks and
 replay clips are really written: at the end it prints the clips' disk use against
@@ -117,7 +117,8 @@ class Report:
     p50_ms: float | None
     p90_ms: float | None
     p99_ms: float | None
-    dropped: float
+    dropped: float  # found analysis busy
+    skipped: float  # skipped evenly (analysis below the camera's rate)
     rss_mb: float
     viewers: int
     max_gap_s: float
@@ -265,7 +266,7 @@ def run_soak(
 def _monitor(
     proc: subprocess.Popen[bytes], port: int, minutes: float, every: float, stats: ViewerStats, viewers: int
 ) -> list[Report]:
-    print(" min    fps  p50ms  p90ms  p99ms  dropped  rss_MB  max_gap_s", flush=True)
+    print(" min    fps  p50ms  p90ms  p99ms  dropped  skipped  rss_MB  max_gap_s", flush=True)
     start = time.monotonic()
     end = start + minutes * 60.0
     before = loadgen.scrape(port)
@@ -288,13 +289,14 @@ def _monitor(
             p90_ms=pct[0.9],
             p99_ms=pct[0.99],
             dropped=loadgen.counter_delta(now, before, "hipcam_frames_dropped_total"),
+            skipped=loadgen.counter_delta(now, before, "hipcam_frames_skipped_evenly_total"),
             rss_mb=(_rss_kb(proc.pid) or 0) / 1024.0,
             viewers=int(now.get(("hipcam_live_viewers", ()), 0.0)),
             max_gap_s=gap,
         )
         reports.append(rep)
         print(f"{rep.minute:4.1f} {rep.fps:6.1f} {_fmt_ms(rep.p50_ms)}  {_fmt_ms(rep.p90_ms)}  "
-              f"{_fmt_ms(rep.p99_ms)}  {rep.dropped:7.0f}  {rep.rss_mb:6.1f}  {gap:9.2f}"
+              f"{_fmt_ms(rep.p99_ms)}  {rep.dropped:7.0f}  {rep.skipped:7.0f}  {rep.rss_mb:6.1f}  {gap:9.2f}"
               f"   (viewers {rep.viewers}/{viewers})", flush=True)  # fmt: skip
         before, t_before = now, t_now
     return reports

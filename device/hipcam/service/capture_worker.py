@@ -2,7 +2,8 @@
 
 Capture never waits for analysis: it overwrites a one-frame slot and counts what it overwrote as
 dropped (Frigate's "skipped fps"), for cameras and replayed files alike, so the page always shows
-what is happening now. A replayed file is paced at its playback rate, like a camera, and frames are
+what is happening now. When analysis cannot keep the camera's rate, frames are first skipped evenly
+(every k-th analysed, hipcam.service.decimation) so the analysed frames stay evenly spaced. A replayed file is paced at its playback rate, like a camera, and frames are
 dropped when analysis is slower (the gait analysis takes its time base from the timestamps, so a
 dropped frame does not distort stride times).
 
@@ -25,6 +26,7 @@ import numpy as np
 from hipcam.capture import FrameSource, OpenCVSource
 from hipcam.config import HipcamConfig
 from hipcam.errors import HipcamError
+from hipcam.service.decimation import EvenDecimator
 from hipcam.service.state import LiveState
 from hipcam.service.telemetry import Ops
 
@@ -124,8 +126,17 @@ class Pacer:
 class CaptureWorker:
     """Owns the frame source: opens it, feeds the slot, reconnects with backoff on loss."""
 
-    def __init__(self, source: FrameSource, cfg: HipcamConfig, slot: FreshestSlot, state: LiveState, ops: Ops) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        cfg: HipcamConfig,
+        slot: FreshestSlot,
+        state: LiveState,
+        ops: Ops,
+        decimator: EvenDecimator | None = None,
+    ) -> None:
         self.source, self.cfg, self.slot, self.state, self.ops = source, cfg, slot, state, ops
+        self.decimator = decimator  # None: every frame goes to the slot
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hipcam-capture", daemon=True)
         # Written by this thread, read by the frame loop; single attribute stores, so no lock.
@@ -175,6 +186,8 @@ class CaptureWorker:
                 return "the video ended"
             captured_at = time.time()
             self._arrived()
+            if self.decimator is not None and not self.decimator.admit():
+                continue  # skipped evenly: not even shrunk
             self.slot.put(CapturedFrame(shrink(frame.image), frame.index, frame.timestamp_s, captured_at))
         return "stopped"
 

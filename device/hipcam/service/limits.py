@@ -8,7 +8,9 @@ Two set-up faults change the numbers without the page showing it otherwise:
   60 (Souza 2016, Phys Med Rehabil Clin N Am 27:217); 30 is usable with the stated error.
 - Feet out of frame: foot strike and toe-off come from the feet; cut off, they are guessed.
 The frame rate is the analysis's own (the timestamps of the frames it was given: frames the loop
-dropped do not count), the feet are judged over the last few seconds with a person.
+dropped do not count), the feet are judged over the last few seconds with a person. When the frame
+loop skips camera frames (hipcam.service.decimation), the reason says so: the camera is fast
+enough, the analysis is not.
 """
 
 from __future__ import annotations
@@ -50,12 +52,22 @@ class LiveLimits:
     def __init__(self, window_frames: int = WINDOW_FRAMES) -> None:
         self._feet: deque[bool] = deque(maxlen=window_frames)
         self._fps = math.nan
+        self._share = 1.0
 
-    def update(self, landmarks: np.ndarray | None, fps: float) -> tuple[Limit, ...]:
+    def update(self, landmarks: np.ndarray | None, fps: float, analysed_share: float = 1.0) -> tuple[Limit, ...]:
+        """analysed_share: of the camera's frames, the share analysed (the rest skipped evenly)."""
         if landmarks is not None:
             self._feet.append(feet_in_frame(landmarks))
-        self._fps = fps
+        self._fps, self._share = fps, analysed_share
         return self.current()
+
+    def _fps_fix(self) -> str:
+        if self._share < 1.0:
+            return (
+                f"the analysis keeps up with only {self._share:.0%} of the camera's frames: "
+                "lower the load (fewer viewers, pose.precision, a faster board)"
+            )
+        return "raise the camera's frame rate or lower the load"
 
     def current(self) -> tuple[Limit, ...]:
         out = []
@@ -65,7 +77,7 @@ class LiveLimits:
                     TIMED_FIGURES,
                     f"{self._fps:.0f} frames/s, too few",
                     f"{self._fps:.0f} frames/s is too few for toe-off timing (25 at least, 60 recommended): "
-                    "raise the camera's frame rate or lower the load",
+                    + self._fps_fix(),
                 )
             )
         if len(self._feet) >= MIN_FRAMES and (share := sum(self._feet) / len(self._feet)) < FEET_IN_FRAME_SHARE:

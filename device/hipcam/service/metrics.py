@@ -220,12 +220,7 @@ class Metrics:
         self._frame_count = 0
         self._camera_state = "starting"
         r = self.registry
-        self._frames = Counter("hipcam_frames_processed", "Frames analysed end to end", registry=r)
-        self._dropped = Counter("hipcam_frames_dropped", "Frames dropped because analysis was busy", registry=r)
-        self._detector = Counter("hipcam_detector_runs", "Person-detector runs (re-acquisitions)", registry=r)
-        self._masks = Counter(
-            "hipcam_mask_frames", "Frames whose segmentation mask was computed (pose.mask_frames)", registry=r
-        )
+        self._add_frame_counters(r)
         self._strides = Counter("hipcam_strides_recorded", "Strides committed to the store", registry=r)
         self._snap_skipped = Counter(
             "hipcam_snapshots_skipped_low_disk", "Stride snapshots not saved because disk was low", registry=r
@@ -265,6 +260,19 @@ class Metrics:
             ProcessCollector(registry=r)  # RSS, CPU seconds, open fds
             PlatformCollector(registry=r)
 
+    def _add_frame_counters(self, r: CollectorRegistry) -> None:
+        self._frames = Counter("hipcam_frames_processed", "Frames analysed end to end", registry=r)
+        self._dropped = Counter("hipcam_frames_dropped", "Frames dropped because analysis was busy", registry=r)
+        self._skipped_evenly = Counter(
+            "hipcam_frames_skipped_evenly", "Frames skipped evenly: analysis cannot keep the camera's rate", registry=r
+        )
+        self._analysed_share = Gauge("hipcam_analysed_share", "Share of the camera's frames analysed", registry=r)
+        self._analysed_share.set(1.0)
+        self._detector = Counter("hipcam_detector_runs", "Person-detector runs (re-acquisitions)", registry=r)
+        self._masks = Counter(
+            "hipcam_mask_frames", "Frames whose segmentation mask was computed (pose.mask_frames)", registry=r
+        )
+
     # --- frame loop -------------------------------------------------------------------------
     def observe_stage(self, stage: str, seconds: float) -> None:
         if stage not in STAGES:
@@ -284,6 +292,10 @@ class Metrics:
 
     def frame_dropped(self, n: int = 1) -> None:
         self._dropped.inc(n)
+
+    def frames_skipped(self, n: int, analysed_share: float) -> None:
+        self._skipped_evenly.inc(n)
+        self._analysed_share.set(analysed_share)
 
     def detector_run(self) -> None:
         self._detector.inc()

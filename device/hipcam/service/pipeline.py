@@ -42,6 +42,7 @@ from hipcam.records.store import Store
 from hipcam.records.stride import StrideRecord
 from hipcam.service.capture_worker import CapturedFrame, CaptureWorker, FreshestSlot, shrunk_size
 from hipcam.service.clip_recorder import EXTRAS_BACKLOG, Recorder, ring_frames
+from hipcam.service.decimation import EvenDecimator
 from hipcam.service.feedback import Feedback
 from hipcam.service.frame_analysis import (
     Analysis,
@@ -144,7 +145,8 @@ class Pipeline:
         self.ops: Ops = ops or NullOps()
         self._pose_loader, self._gait_factory = pose_loader, gait_factory
         self.slot = FreshestSlot()
-        self.capture = CaptureWorker(source, cfg, self.slot, state, self.ops)
+        self.decimator = EvenDecimator()
+        self.capture = CaptureWorker(source, cfg, self.slot, state, self.ops, self.decimator)
         self.preview = PreviewEncoder(state)
         metrics = getattr(self.ops, "metrics", None)  # ServiceOps: the writer's state as metrics too
         report = metrics.store_health if isinstance(metrics, Metrics) else None
@@ -163,7 +165,8 @@ class Pipeline:
         self._last_processed: float | None = None
         self._cadence = RecentCadence()
         self._limits = LiveLimits()  # what makes a figure unreliable, said beside it on the page
-        self._reported_drops = 0
+        self._reported_drops = self._reported_skips = 0
+        self._reported_share = 1.0
         self._session: int | None = None
         self.frames_processed = 0
 
@@ -203,10 +206,13 @@ class Pipeline:
                 self.ops.pipeline_error("postprocess")
 
     def _report_drops(self) -> None:
-        dropped = self.slot.dropped
+        dropped, skipped, share = self.slot.dropped, self.decimator.skipped, self.decimator.share
         if dropped > self._reported_drops:
             self.ops.frame_dropped(dropped - self._reported_drops)
             self._reported_drops = dropped
+        if skipped > self._reported_skips or share != self._reported_share:
+            self.ops.frames_skipped(skipped - self._reported_skips, share)
+            self._reported_skips, self._reported_share = skipped, share
 
     def _idle(self) -> None:
         """No frame: detect a hung read; keep the watchdog fed while the camera is being retried."""
@@ -264,7 +270,9 @@ class Pipeline:
         self._publish(frame, out, time.perf_counter() - started)
         self.preview.offer(frame.image, out.landmarks, frame.captured_at)
         timings = {**out.timings, "capture": max(0.0, waited)}
-        self.ops.frame_processed(time.perf_counter() - started, timings, out.detector_ran, out.mask_ran)
+        busy = time.perf_counter() - started
+        self.decimator.note_busy(busy)
+        self.ops.frame_processed(busy, timings, out.detector_ran, out.mask_ran)
 
     def _publish(self, frame: CapturedFrame, out: Analysis, elapsed: float) -> None:
         now = time.monotonic()
@@ -304,10 +312,13 @@ class Pipeline:
             inference_ms=elapsed * 1000.0,
             frames_processed=self.frames_processed,
             frames_dropped=self.slot.dropped,
+            frames_skipped=self.decimator.skipped,
+            analysed_share=self.decimator.share,
+            camera_fps=self.decimator.camera_fps,
             leg=upd.near_leg,
             locomotion=upd.locomotion,
         )
-        limits = self._limits.update(out.landmarks, upd.fps)
+        limits = self._limits.update(out.landmarks, upd.fps, self.decimator.share)
         self.state.set_flags(limits=[limit.to_json() for limit in limits])
         self.state.publish(
             t_s=frame.timestamp_s,

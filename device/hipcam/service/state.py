@@ -50,7 +50,10 @@ class LiveMetrics:
     fps: float | None = None
     inference_ms: float | None = None
     frames_processed: int = 0
-    frames_dropped: int = 0
+    frames_dropped: int = 0  # found analysis busy (the freshest-frame slot)
+    frames_skipped: int = 0  # skipped evenly (hipcam.service.decimation)
+    analysed_share: float = 1.0  # of the camera's frames (below 1: the rest skipped evenly)
+    camera_fps: float | None = None  # the rate frames arrive at (None: not measured yet)
     leg: str | None = None
     locomotion: str | None = None  # domain.Locomotion of the last second or so; None: not known
 
@@ -335,6 +338,9 @@ class LiveState:
                 "inference_ms": _num(m.inference_ms, 1),
                 "frames_processed": m.frames_processed,
                 "frames_dropped": m.frames_dropped,
+                "frames_skipped": m.frames_skipped,
+                "analysed_share": _num(m.analysed_share, 3),
+                "camera_fps": _num(m.camera_fps, 1),
                 "leg": m.leg,
                 "locomotion": m.locomotion,
             },

@@ -15,6 +15,7 @@ class Ops(Protocol):
     ) -> None: ...
     def loop_alive(self) -> None: ...
     def frame_dropped(self, n: int) -> None: ...
+    def frames_skipped(self, n: int, analysed_share: float) -> None: ...
     def stride_recorded(self) -> None: ...
     def snapshot_skipped_low_disk(self) -> None: ...
     def pipeline_error(self, stage: str) -> None: ...
@@ -34,6 +35,9 @@ class NullOps:
         pass
 
     def frame_dropped(self, n: int) -> None:
+        pass
+
+    def frames_skipped(self, n: int, analysed_share: float) -> None:
         pass
 
     def stride_recorded(self) -> None:
@@ -79,6 +83,9 @@ class ServiceOps:
 
     def frame_dropped(self, n: int) -> None:
         self.metrics.frame_dropped(n)
+
+    def frames_skipped(self, n: int, analysed_share: float) -> None:
+        self.metrics.frames_skipped(n, analysed_share)
 
     def stride_recorded(self) -> None:
         self.metrics.stride_recorded()

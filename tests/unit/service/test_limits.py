@@ -42,6 +42,13 @@ def test_too_few_frames_per_second_marks_the_timed_figures() -> None:
     assert LiveLimits().update(None, float("nan")) == ()  # no rate known yet: nothing claimed
 
 
+def test_the_reason_says_when_the_analysis_skips_frames() -> None:
+    (limit,) = LiveLimits().update(_pose(), 15.0, analysed_share=0.5)
+    assert "only 50% of the camera's frames" in limit.reason and "raise the camera" not in limit.reason
+    (plain,) = LiveLimits().update(_pose(), 15.0)
+    assert "raise the camera's frame rate" in plain.reason
+
+
 def test_feet_out_of_frame_after_enough_frames() -> None:
     limits = LiveLimits()
     for i in range(MIN_FRAMES - 1):

@@ -66,6 +66,7 @@ def test_metrics_exposition(tmp_path: Path) -> None:
     m.observe_stage("detector", 0.012)
     m.frame_processed(0.04)
     m.frame_dropped(3)
+    m.frames_skipped(5, 0.5)
     m.detector_run()
     m.mask_computed()
     m.snapshot_skipped_low_disk()
@@ -76,6 +77,8 @@ def test_metrics_exposition(tmp_path: Path) -> None:
     for line in (
         "hipcam_frames_processed_total 1.0",
         "hipcam_frames_dropped_total 3.0",
+        "hipcam_frames_skipped_evenly_total 5.0",
+        "hipcam_analysed_share 0.5",
         "hipcam_detector_runs_total 1.0",
         "hipcam_mask_frames_total 1.0",
         "hipcam_snapshots_skipped_low_disk_total 1.0",
