@@ -8,8 +8,9 @@ strike closes a stride, the buffer's signals are filtered zero-lag, as offline, 
 measure_stride() measures and classifies it, so live and offline strides agree. The causal
 Butterworth (read back with its group delay removed) only serves the per-frame angles on the page.
 
-Time base: the frame rate is estimated from the t_s timestamps (median frame interval, which a few
-dropped frames do not move) and replaces fps_hint when they disagree by more than 3 %; stride times
+Time base: the frame rate is estimated from the t_s timestamps (gait.frame_rate: the median frame
+interval, which a few dropped frames do not move, or the mean where frames are skipped in a pattern)
+and replaces the rate in use when they disagree by more than 10 % for 10 frames in a row; stride times
 come from the timestamps, so a dropped frame does not shorten a stride. Frame numbers stay one per
 update() call (the service keys its snapshot ring by them).
 

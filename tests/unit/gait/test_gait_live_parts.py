@@ -68,7 +68,22 @@ def test_frame_rate_kept_through_dropped_frames_and_bad_timestamps() -> None:
     times = [i / 60.0 for i in range(200) if i % 7 != 3]  # a dropped frame every 7
     times[50:50] = [float("nan"), times[49]]  # a missing and a repeated timestamp
     assert all(rate.update(t, 60.0) is None for t in times)
-    assert rate.update(times[-1] + 1 / 60.0, 50.0) == pytest.approx(60.0)  # a 20 % wrong rate is replaced
+    later = [times[-1] + k / 60.0 for k in range(1, 11)]
+    got = [rate.update(t, 50.0) for t in later]  # a 20 % wrong rate is replaced once it persists
+    assert got[:-1] == [None] * 9 and got[-1] == pytest.approx(60.0)
+
+
+def test_frame_rate_of_frames_skipped_in_a_pattern_is_their_mean_rate() -> None:
+    """2 of 3 frames of a 30 fps camera: intervals half 1 and half 2 frames. The median would jump
+    between 30 and 15 (each jump restarts the live buffer); the rate is the mean, 20, and stays."""
+    rate, fps = FrameRateEstimator(), 30.0
+    times = [i / 30.0 for i in range(600) if i % 3 != 2]
+    adopted = []
+    for t in times:
+        if (new := rate.update(t, fps)) is not None:
+            adopted.append(new)
+            fps = new
+    assert adopted == [pytest.approx(20.0, rel=0.03)]
 
 
 def _pose(spec: RunnerSpec, frame: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -157,6 +157,19 @@ def test_live_rate_from_timestamps_and_dropped_frames() -> None:
     assert len(good) >= 8 and abs(120.0 / np.median(good) - 170.0) < 2.0
 
 
+@pytest.mark.parametrize("share", [2 / 3, 0.55, 0.8])
+def test_live_strides_when_frames_are_skipped_in_a_pattern(share: float) -> None:
+    """The frame loop's even skips (hipcam.service.decimation) at shares that mix two intervals: the
+    strides and their cadence are still found (2 of 3 once found none: the rate estimate flipped)."""
+    sy = generate(RunnerSpec(seed=5, fps=60.0, duration_s=8.0, cadence_spm=170.0, drop_frame_prob=0.0))
+    credit = np.cumsum(np.full(len(sy.series), share))
+    keep = np.diff(np.floor(credit + 1e-9), prepend=0.0) > 0  # Bresenham, as the decimator keeps them
+    live, emitted = _run_live(sy, fps_hint=60.0, keep=keep)
+    assert abs(live.fps - 60.0 * share) < 0.05 * 60.0 * share
+    good = [s.duration_s for s, _ in emitted if s.toe_off_frame is not None]
+    assert len(good) >= 9 and abs(120.0 / np.median(good) - 170.0) < 3.0
+
+
 def test_live_ground_level_follows_a_shift_after_the_buffer_is_full() -> None:
     # From 4 s on (ramped over 1 s) both feet read 0.6 trunk lengths higher relative to the pelvis (twice
     # the ground band), long after the 98-frame buffer (3.3 s at 30 fps) filled. The live ground level
