@@ -77,11 +77,21 @@ def session_page(session_id: int) -> str:
         summary=summary,
         toe_off=_toe_off_means(strides),
         calibration=store.hip_calibration(found["runner"]),
-        best=_extreme(strides, max) or by_id.get(summary["best_stride_id"]),
-        worst=_extreme(strides, min) or by_id.get(summary["worst_stride_id"]),
+        snaps=_snaps(
+            _extreme(strides, max) or by_id.get(summary["best_stride_id"]),
+            _extreme(strides, min) or by_id.get(summary["worst_stride_id"]),
+        ),
         duration=_duration,
         page="sessions",
     )
+
+
+def _snaps(best: dict[str, Any] | None, worst: dict[str, Any] | None) -> list[tuple[str, dict[str, Any] | None]]:
+    """The snapshot figures: best and worst, or one "Stride" when they are the same stride (one
+    classified stride: shown twice, its tap-to-calibrate controls would share element ids)."""
+    if best is not None and worst is not None and best["stride_id"] == worst["stride_id"]:
+        return [("Stride", best)]
+    return [("Best stride", best), ("Worst stride", worst)]
 
 
 def _extreme(strides: list[dict[str, Any]], pick: Any) -> dict[str, Any] | None:

@@ -36,6 +36,18 @@ def test_session_page_table_captions_and_best_stride_use_toe_off(tmp_path: Path)
     store.close()
 
 
+def test_one_classified_stride_is_one_figure_with_unique_ids(tmp_path: Path) -> None:
+    """Best and worst are then the same stride: shown once, as "Stride", so its tap-to-calibrate
+    controls (ids by stride) are not in the page twice."""
+    store = Store(tmp_path)
+    sid = store.start_session("Ann")["id"]
+    store.add_stride(sid, _stride("left", 25.0, 14.2, 1.8), b"\xff\xd8a")
+    html = web_app(store).test_client().get(f"/sessions/{sid}").get_data(as_text=True)
+    assert "Best stride" not in html and "Worst stride" not in html and ">Stride: left" in html
+    assert html.count('id="snap-canvas-') == 1
+    store.close()
+
+
 def test_csv_and_json_exports_carry_the_toe_off_columns(tmp_path: Path) -> None:
     store = Store(tmp_path)
     sid = store.start_session()["id"]
