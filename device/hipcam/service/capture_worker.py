@@ -3,8 +3,9 @@
 Capture never waits for analysis: it overwrites a one-frame slot and counts what it overwrote as
 dropped (Frigate's "skipped fps"), for cameras and replayed files alike, so the page always shows
 what is happening now. When analysis cannot keep the camera's rate, frames are first skipped evenly
-(every k-th analysed, hipcam.service.decimation) so the analysed frames stay evenly spaced. A replayed file is paced at its playback rate, like a camera, and frames are
-dropped when analysis is slower (the gait analysis takes its time base from the timestamps, so a
+(at the share it sustains, hipcam.service.decimation), so the analysed frames stay evenly spaced.
+A replayed file is paced at its playback rate, like a camera, and frames are dropped when analysis
+is slower (the gait analysis takes its time base from the timestamps, so a
 dropped frame does not distort stride times).
 
 A lost source is retried in-process with exponential backoff capped at ``capture.reconnect_max_s``;

@@ -14,8 +14,10 @@ interval lengths). Below that the rate matters more and the two lengths stay, sp
 The analysis's cost is its mean busy time per frame over the last BUSY_SAMPLES frames, the slowest
 tenth trimmed (a model load or a re-detection must not move the share). The camera's interval is the
 mean gap between the last ARRIVAL_SAMPLES arrivals on the wall clock: the rate frames really come in
-at (a replayed slow-motion file arrives at its playback rate, in bursts when decoding falls behind). Frames are skipped only once the sustainable share is below KEEP_ALL_ABOVE; the slot still
-catches a frame that finds analysis busy (jitter) and counts it as dropped.
+at (a replayed slow-motion file arrives at its playback rate, in bursts when decoding falls behind).
+The share is worked out again only when the analysis has reported a frame since, not per arrival.
+Frames are skipped only once the sustainable share is below KEEP_ALL_ABOVE; the slot still catches
+a frame that finds analysis busy (jitter) and counts it as dropped.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class EvenDecimator:
         self._gaps: deque[float] = deque(maxlen=ARRIVAL_SAMPLES)
         self._last_arrival: float | None = None
         self._credit = 0.0  # whole frames owed to the analysis
+        self._busy_noted = self._busy_used = 0  # busy times reported / when the share was last worked out
         # Read by the frame loop for the page; single attribute stores, so no lock.
         self.share = 1.0  # of the camera's frames, analysed
         self.skipped = 0
@@ -77,6 +80,7 @@ class EvenDecimator:
         if math.isfinite(seconds) and seconds >= 0:
             with self._lock:
                 self._busy.append(seconds)
+                self._busy_noted += 1
 
     def admit(self) -> bool:
         """Whether the frame arriving now is analysed (True) or skipped evenly (False)."""
@@ -96,6 +100,9 @@ class EvenDecimator:
 
     def _update_share(self) -> None:
         with self._lock:
+            if self._busy_noted == self._busy_used:
+                return  # nothing new from the analysis: the share stands
+            self._busy_used = self._busy_noted
             busy = list(self._busy)
         if len(busy) < MIN_SAMPLES or len(self._gaps) < MIN_SAMPLES:
             return
